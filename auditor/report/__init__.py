@@ -1,0 +1,115 @@
+"""Reports: one renderer per format, all pure functions of an `AuditResult`.
+
+Values of the device are masked in every format unless `reveal=True`. What the formats
+say in common (verdict, headline, times, destinations, sorting) comes from `view`.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.text import Text
+
+from auditor.model import Severity
+from auditor.report.common import data_label, destination_label, severity_of
+from auditor.report.mask import Masker
+from auditor.report.terminal import SEVERITY_STYLES, print_view
+from auditor.report.view import build_view
+
+if TYPE_CHECKING:
+    from auditor.engine import AuditResult
+
+FORMATS = ("terminal", "markdown", "html", "json", "sarif", "junit")
+
+#: Width of the terminal report when it is written to a file.
+FILE_WIDTH = 120
+
+_EXTENSIONS = (
+    (".sarif.json", "sarif"),
+    (".junit.xml", "junit"),
+    (".json", "json"),
+    (".md", "markdown"),
+    (".markdown", "markdown"),
+    (".html", "html"),
+    (".htm", "html"),
+    (".sarif", "sarif"),
+    (".xml", "junit"),
+    (".txt", "terminal"),
+)
+
+
+def render(result: AuditResult, fmt: str, *, reveal: bool = False,
+           fail_on: Severity = Severity.HIGH) -> str:
+    """The text of the report in format `fmt` (one of FORMATS); terminal as plain text."""
+    if fmt == "terminal":
+        buffer = io.StringIO()
+        print_terminal(result, Console(file=buffer, width=FILE_WIDTH, color_system=None,
+                                       force_terminal=False), reveal=reveal, fail_on=fail_on)
+        return buffer.getvalue()
+    if fmt == "markdown":
+        from auditor.report.markdown import render_markdown
+
+        return render_markdown(build_view(result, reveal=reveal, fail_on=fail_on))
+    if fmt == "json":
+        from auditor.report.json_report import render_json
+
+        return render_json(result, reveal=reveal, fail_on=fail_on)
+    if fmt == "sarif":
+        from auditor.report.sarif import render_sarif
+
+        return render_sarif(result, reveal=reveal)
+    if fmt == "junit":
+        from auditor.report.junit import render_junit
+
+        return render_junit(result, reveal=reveal)
+    if fmt == "html":
+        from auditor.report.html import render_html
+
+        return render_html(result, reveal=reveal, fail_on=fail_on)
+    raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def print_terminal(result: AuditResult, console: Console, *, reveal: bool = False,
+                   fail_on: Severity = Severity.HIGH) -> None:
+    """Print the terminal report; colors only if `console` has them."""
+    print_view(build_view(result, reveal=reveal, fail_on=fail_on), console)
+
+
+def format_for_path(path: str) -> str:
+    """The report format an output file's extension asks for."""
+    name = path.lower()
+    for extension, fmt in _EXTENSIONS:
+        if name.endswith(extension):
+            return fmt
+    known = ", ".join(extension for extension, _ in _EXTENSIONS)
+    raise ValueError(f"{path}: cannot tell the report format from the file name; use one of "
+                     f"{known}, or give --format")
+
+
+def live_line(hit: Any, destination: Any, *, reveal: bool = False) -> Text:
+    """One line for `auditor proxy`: time, host (+country), data, rule and severity."""
+    exchange = hit.exchange
+    observations = list(hit.observations)
+    masker = Masker([(o.value, o.data_type) for o in observations], reveal=reveal)
+    severity = str(severity_of(hit.rule.severity))
+    line = Text()
+    line.append(time.strftime("%H:%M:%S", time.localtime(exchange.time)), style="dim")
+    line.append("  ")
+    line.append(masker.text(exchange.host), style="bold")
+    label = destination_label(destination)
+    if label:
+        line.append(f" ({label})", style="dim")
+    values: dict[str, str] = {}
+    for o in observations:
+        values.setdefault(o.data_type, masker.value(o.value, o.data_type))
+    line.append("  ")
+    line.append(", ".join(f"{data_label(t)} {v}" for t, v in values.items()) or "-")
+    line.append("  ")
+    line.append(f"{hit.rule.id} [{severity}]", style=SEVERITY_STYLES.get(severity, ""))
+    consent = getattr(hit, "consent", "")
+    if consent:
+        line.append(f" {consent}", style="dim")
+    return line

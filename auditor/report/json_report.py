@@ -1,0 +1,153 @@
+"""The JSON report, schema `auditor-report/1` (DESIGN.md). Fields may be added in later
+versions; none of these may change meaning. Keys are written in a fixed order, indent 2.
+
+Top level:
+  schema        "auditor-report/1"
+  tool          {name, version} of the tool that wrote the report
+  inputs        one record per capture read (see `_input`)
+  consent       {opt_in_at: ISO-8601 | null, source}: when the user opted in, and how that was
+                determined ("--opt-in-at", "policy consent: <request line>", "live", "none")
+  exchanges     every upload, in arrival order (see `_exchange`)
+  observations  every piece of device data seen leaving (see `_observation`)
+  findings      every policy violation, most severe first (see `_finding`)
+  summary       counts and verdict (see `_summary`)
+  geo_data      which geolocation data named countries and networks, with its date
+  suppressed    findings a baseline or an ignore file took out of the verdict (as `findings`)
+
+Times are ISO 8601 in UTC with milliseconds. Values of the device (observation values, and
+the same values inside URLs and hosts) are masked unless --reveal.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from auditor.model import Exchange, Finding, InputInfo, Observation, Severity
+from auditor.report.common import (
+    counts_by_severity,
+    destination_record,
+    fingerprint,
+    iso_time,
+    severity_of,
+    sorted_findings,
+    verdict,
+)
+from auditor.report.mask import Masker
+from auditor.report.view import headline, masker_for
+
+if TYPE_CHECKING:
+    from auditor.engine import AuditResult
+
+SCHEMA = "auditor-report/1"
+
+
+def report_dict(result: AuditResult, *, reveal: bool = False,
+                fail_on: Severity = Severity.HIGH) -> dict[str, Any]:
+    """The report as plain data, in schema order."""
+    masker = masker_for(result, reveal)
+    findings = sorted_findings(result.findings)
+    return {
+        "schema": SCHEMA,
+        "tool": {"name": result.tool.get("name", ""), "version": result.tool.get("version", "")},
+        "inputs": [_input(info, masker) for info in result.inputs],
+        "consent": {"opt_in_at": iso_time(result.opt_in_at), "source": result.opt_in_source},
+        "exchanges": [_exchange(e, result, masker) for e in result.exchanges],
+        "observations": [_observation(o, masker) for o in result.observations],
+        "findings": [_finding(f, result, masker) for f in findings],
+        "summary": _summary(result, findings, fail_on, masker),
+        "geo_data": result.geo_data,
+        "suppressed": [_finding(f, result, masker) for f in sorted_findings(result.suppressed)],
+    }
+
+
+def render_json(result: AuditResult, *, reveal: bool = False,
+                fail_on: Severity = Severity.HIGH) -> str:
+    return json.dumps(report_dict(result, reveal=reveal, fail_on=fail_on), indent=2,
+                      ensure_ascii=False) + "\n"
+
+
+def _input(info: InputInfo, masker: Masker) -> dict[str, Any]:
+    return {
+        "path": info.path,  # as given on the command line
+        "kind": info.kind,  # pcap | pcapng | mitm | har | live
+        "packets": info.packets,  # packets (or flows) read
+        "exchanges": info.exchanges,  # exchanges produced from it
+        "warnings": [masker.text(w) for w in info.warnings],  # what was skipped, and where
+        "size": info.size,  # bytes
+        "sha256": info.sha256,  # of the whole file, so a reader can check it is the same
+        "first_time": iso_time(info.first_time),  # first packet
+        "last_time": iso_time(info.last_time),  # last packet
+    }
+
+
+def _exchange(exchange: Exchange, result: AuditResult, masker: Masker) -> dict[str, Any]:
+    return {
+        "id": exchange.id,  # 1..n in arrival order; observations and findings refer to it
+        "time": iso_time(exchange.time),  # first byte of the upload
+        "client": exchange.client,  # ip:port of the phone ("" when unknown)
+        "server": exchange.server,  # ip:port of the server ("" when unknown)
+        "host": masker.text(exchange.host),  # Host / SNI / DNS name, else the server IP
+        "transport": exchange.transport,  # http | https | tls | dns | ws | wss | tcp | udp ...
+        "method": exchange.method,  # HTTP method; QUERY for DNS; "" for raw streams
+        "url": masker.text(exchange.url),  # device values inside are masked unless --reveal
+        "bytes_up": exchange.bytes_up,  # bytes the phone sent (headers + body on the wire)
+        "decrypted": exchange.decrypted,  # read from inside TLS (key log or proxy)
+        "readable": exchange.readable,  # false: content could not be read (TLS without keys)
+        "status": exchange.status,  # HTTP response status, null when no response was seen
+        "bytes_down": exchange.bytes_down,  # bytes the server answered with (counted only)
+        "server_ip": exchange.server_ip,  # "" when unknown (HAR without serverIPAddress)
+        # country (ISO code, "" when unknown or not public), scope (public | private |
+        # loopback | documentation ...), asn (number or null), as_name, organisation (from
+        # the domain map), party (first | third | "" when no vendor was given)
+        "destination": destination_record(result.destinations.get(exchange.id)),
+    }
+
+
+def _observation(observation: Observation, masker: Masker) -> dict[str, Any]:
+    return {
+        "exchange": observation.exchange,  # exchange id
+        "data_type": observation.data_type,  # imei, imsi, phone_number, contacts, ...
+        "where": observation.where,  # query | path | header | cookie | body | dns | ...
+        "key": masker.text(observation.key),  # key, header name or JSON path; "" if bare
+        "encodings": list(observation.encodings),  # decode chain, outermost first
+        "match": observation.match,  # known (device profile) | pattern (looks like one)
+        "value": masker.value(observation.value, observation.data_type),  # masked by default
+        "hashed": observation.hashed,  # only a one-way digest of the value left the phone
+        "confidence": observation.confidence,  # 1.0 for known values, below for patterns
+        "detail": masker.text(observation.detail),  # e.g. "sha256 of E.164 spelling"
+    }
+
+
+def _finding(finding: Finding, result: AuditResult, masker: Masker) -> dict[str, Any]:
+    first = finding.exchanges[0] if finding.exchanges else None
+    return {
+        "id": finding.id,  # F1, F2, ... in report order
+        "rule": finding.rule,  # rule id
+        "severity": str(severity_of(finding.severity)),  # info | low | medium | high | critical
+        "title": finding.title,  # the rule's title
+        "host": masker.text(finding.host),
+        "data_types": list(finding.data_types),  # sorted
+        "exchanges": list(finding.exchanges),  # exchange ids, in time order
+        "first_seen": iso_time(finding.first_seen),
+        "consent": finding.consent,  # before-opt-in | after-opt-in
+        "fingerprint": fingerprint(finding),  # stable across runs: for baselines and SARIF
+        "destination": destination_record(result.destinations.get(first) if first else None),
+    }
+
+
+def _summary(result: AuditResult, findings: list[Finding], fail_on: Severity,
+             masker: Masker) -> dict[str, Any]:
+    return {
+        "verdict": verdict(findings, fail_on).lower(),  # fail | pass against fail_on
+        "fail_on": str(fail_on),  # the severity from which findings fail the run
+        "headline": headline(result, findings, masker),  # one sentence about the worst finding
+        "findings": len(findings),
+        "findings_by_severity": counts_by_severity(findings),  # critical .. info
+        "exchanges": len(result.exchanges),
+        "observations": len(result.observations),
+        "unreadable_uploads": sum(not e.readable for e in result.exchanges),
+        "hosts": len({e.host for e in result.exchanges}),  # distinct hosts contacted
+        "suppressed": len(result.suppressed),  # baselined or ignored findings
+        "capture_start": iso_time(result.start_time),  # first exchange
+    }

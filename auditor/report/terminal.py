@@ -1,0 +1,141 @@
+"""The terminal report (rich): verdict panel, findings table, evidence, what was not read.
+
+Everything captured is printed as `rich.text.Text`, never as console markup, so a `[bold]`
+in a URL is shown as sent.
+"""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from auditor.report.common import plural
+from auditor.report.view import FindingView, ReportView
+
+#: From this width on, the findings table shows every column.
+_WIDE = 90
+
+SEVERITY_STYLES = {
+    "critical": "bold white on red",
+    "high": "bold red",
+    "medium": "yellow",
+    "low": "cyan",
+    "info": "dim",
+}
+
+
+def print_view(view: ReportView, console: Console) -> None:
+    """Print the whole report to `console`."""
+    console.print(_verdict_panel(view))
+    if view.reveal:
+        console.print(Text("This report contains personal data unmasked (--reveal).",
+                           style="bold red"))
+    if view.findings:
+        console.print(_findings_table(view, console.width))
+        for finding in view.findings:
+            _print_finding(finding, console)
+    _print_unreadable(view, console)
+    _print_warnings(view, console)
+    if view.suppressed:
+        console.print(Text(f"{plural(len(view.suppressed), 'finding')} baselined or suppressed: "
+                           + ", ".join(f"{f.rule} @ {f.host}" for f in view.suppressed),
+                           style="dim"))
+
+
+def _verdict_panel(view: ReportView) -> Panel:
+    failed = view.verdict == "FAIL"
+    head = Text()
+    head.append(view.verdict, style="bold white on red" if failed else "bold white on green")
+    head.append(f"  (fails on {view.fail_on} and above)   ")
+    counts = [(name, n) for name, n in view.counts.items() if n]
+    if counts:
+        for i, (name, n) in enumerate(counts):
+            head.append(f"{n} {name}", style=SEVERITY_STYLES[name])
+            head.append(", " if i < len(counts) - 1 else "")
+    else:
+        head.append("no findings")
+    context = Text(f"opt-in: {view.opt_in}" + (f" · geolocation: {view.geo_data}"
+                                                if view.geo_data else ""), style="dim")
+    return Panel(Group(head, Text(view.headline), context), title="handset-auditor",
+                 title_align="left", border_style="red" if failed else "green")
+
+
+def _findings_table(view: ReportView, width: int) -> Table:
+    """One row per finding; on narrow terminals only what tells findings apart."""
+    table = Table(title="Findings", title_justify="left", expand=True, box=box.SIMPLE_HEAD,
+                  pad_edge=False)
+    wide = width >= _WIDE
+    columns = [("id", 0), ("severity", 0), ("rule", 3), ("host", 3)]
+    if wide:
+        columns += [("country", 0), ("data", 3), ("#", 0), ("opt-in", 0)]
+    for name, ratio in columns:
+        table.add_column(name, ratio=ratio or None, overflow="fold", no_wrap=not ratio)
+    for f in view.findings:
+        cells = [Text(f.id), Text(f.severity, style=SEVERITY_STYLES[f.severity]), Text(f.rule),
+                 Text(f.host)]
+        if wide:
+            cells += [Text(f.country), Text(", ".join(f.data_types)), Text(str(f.exchanges)),
+                      Text(f.consent.removesuffix("-opt-in"))]
+        table.add_row(*cells)
+    return table
+
+
+def _print_finding(f: FindingView, console: Console) -> None:
+    console.print()
+    title = Text()
+    title.append(f"{f.id} ", style="bold")
+    title.append(f"[{f.severity}] ", style=SEVERITY_STYLES[f.severity])
+    title.append(f"{f.rule}: {f.title}", style="bold")
+    console.print(title)
+    lines = [
+        ("host", f.host + (f" ({f.server_ip})" if f.server_ip else "")
+         + (f" — {f.destination}" if f.destination else "")
+         + (f"; {f.party} party" if f.party else "")),
+        ("when", f"{f.since_start}; {f.opt_in}" if f.since_start else f.opt_in),
+        ("data", ", ".join(f.data_types)),
+        ("exchanges", f"{f.exchanges} ({f.consent})"),
+    ]
+    for label, value in lines:
+        console.print(Text.assemble(("  " + f"{label}:".ljust(11), "dim"), value))
+    shown_exchange = None
+    for e in f.evidence:
+        if e.exchange != shown_exchange:
+            shown_exchange = e.exchange
+            console.print(Text.assemble(("  ▸ ", "dim"), (f"#{e.exchange} {e.time} ", "dim"),
+                                        e.request_line))
+        where = e.where + (f" {e.key}" if e.key else "")
+        console.print(Text.assemble(("      where: ", "dim"), where,
+                                    ("   decoded: ", "dim"), e.chain or "plain"))
+        value = Text.assemble(("      ", ""), (f"{e.data_type} = ", "dim"), (e.value, "bold"),
+                              ("   ", ""), (e.match, "dim"))
+        if e.hashed:
+            value.append("   hashed", style="dim")
+        if e.detail:
+            value.append(f"   {e.detail}", style="dim")
+        console.print(value)
+
+
+def _print_unreadable(view: ReportView, console: Console) -> None:
+    if not view.unreadable_count:
+        return
+    console.print()
+    console.print(Text(f"{plural(view.unreadable_count, 'encrypted upload')} to "
+                       f"{plural(len(view.unreadable_hosts), 'host')} could not be read:",
+                       style="bold"))
+    for h in view.unreadable_hosts:
+        where = f" ({h.destination})" if h.destination else ""
+        transports = "/".join(h.unreadable_transports)
+        console.print(Text(f"  {h.host}{where}: {h.unreadable} × {transports}, "
+                           f"{h.bytes_up} bytes up"))
+
+
+def _print_warnings(view: ReportView, console: Console) -> None:
+    if not view.warnings:
+        return
+    console.print()
+    console.print(Text("Input warnings (skipped or damaged):", style="bold yellow"))
+    for path, warning in view.warnings:
+        console.print(Text(f"  {path}: {warning}"))

@@ -1,0 +1,303 @@
+"""What every report says, computed once so all formats agree.
+
+`build_view` turns an `AuditResult` into plain records of display-ready strings — masked
+unless revealing, sorted most severe first, times relative to the capture start and to
+the opt-in — which terminal, Markdown, HTML and JUnit only lay out. The headline and the
+masker of a result live here too, so JSON and SARIF say the same.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from auditor.model import CLEARTEXT_TRANSPORTS, Exchange, Finding, Observation, Severity
+from auditor.report.common import (
+    PERSONAL_DATA,
+    country_label,
+    counts_by_severity,
+    data_label,
+    destination_label,
+    duration,
+    iso_time,
+    join_words,
+    party_label,
+    plural,
+    reference_parts,
+    relative_to_opt_in,
+    severity_of,
+    since_start,
+    sorted_findings,
+    verdict,
+)
+from auditor.report.mask import Masker, Segment
+
+if TYPE_CHECKING:
+    from auditor.engine import AuditResult
+
+
+def headline(result: AuditResult, findings: list[Finding], masker: Masker) -> str:
+    """The one sentence a headline would quote, about the most severe finding."""
+    start = result.start_time
+    if not findings:
+        hosts = len({e.host for e in result.exchanges})
+        return (f"No upload broke the policies: {plural(len(result.exchanges), 'upload')} to "
+                f"{plural(hosts, 'host')} checked.")
+    top = findings[0]
+    observations = list(top.observations)
+    types = [data_label(t) for t in top.data_types]
+    subject = join_words(types)
+    subject = subject[0].upper() + subject[1:]
+    exchanges = [result.exchange(i) for i in top.exchanges if 0 < i <= len(result.exchanges)]
+    clear = any(e.transport in CLEARTEXT_TRANSPORTS for e in exchanges)
+    how = "in clear text" if clear else "over an encrypted connection"
+    if observations and all(o.hashed for o in observations):
+        how = "hashed, " + how
+    destination = result.destinations.get(top.exchanges[0]) if top.exchanges else None
+    where = masker.text(top.host)
+    label = destination_label(destination)
+    if label:
+        where += f" ({label})"
+    when = ""
+    if start is not None:
+        when = f" {duration(top.first_seen - start)} after the capture started"
+    if result.opt_in_at is None:
+        consent = "before any opt-in"
+    elif top.first_seen < result.opt_in_at:
+        consent = f"{duration(result.opt_in_at - top.first_seen)} before the user opted in"
+    else:
+        consent = f"{duration(top.first_seen - result.opt_in_at)} after the user opted in"
+    if set(top.data_types) == {"unreadable"}:
+        return f"An upload the audit could not read went to {where}{when}, {consent}."
+    verb = "was" if len(types) == 1 else "were"
+    return f"{subject} of the handset {verb} sent {how} to {where}{when}, {consent}."
+
+
+# --- the view -----------------------------------------------------------------------------
+
+
+@dataclass
+class EvidenceView:
+    """One observation as a reader checks it by hand."""
+
+    exchange: int
+    time: str  # since capture start
+    request_line: str
+    where: str
+    key: str
+    chain: str  # decode chain, outermost first, joined with " → "
+    data_type: str
+    value: str
+    match: str  # "known" or "pattern (confidence 0.80)"
+    hashed: bool
+    detail: str
+    excerpt: list[Segment]
+    source: str
+    headers: list[tuple[str, str]]
+
+
+@dataclass
+class FindingView:
+    """One finding with everything a report shows about it."""
+
+    finding: Finding
+    id: str
+    severity: str
+    rule: str
+    title: str
+    description: str
+    references: list[tuple[str, str]]  # (link or "", the rest of the text)
+    host: str
+    server_ip: str
+    destination: str  # country, ASN, organisation
+    country: str  # country code, or the scope of a non-public address
+    party: str
+    since_start: str
+    opt_in: str  # relative to opt-in
+    data_types: list[str]  # human labels
+    exchanges: int
+    consent: str
+    evidence: list[EvidenceView]
+
+
+@dataclass
+class HostView:
+    """Every host the phone sent something to."""
+
+    host: str
+    destination: str
+    server_ips: list[str]
+    exchanges: int
+    unreadable: int
+    bytes_up: int
+    bytes_down: int
+    transports: list[str]
+    unreadable_transports: list[str]  # transports of the uploads that could not be read
+    data_types: list[str]
+    first: str  # since capture start
+
+
+@dataclass
+class ReportView:
+    """Everything the human-readable formats lay out."""
+
+    verdict: str
+    fail_on: str
+    counts: dict[str, int]
+    headline: str
+    findings: list[FindingView]
+    hosts: list[HostView]
+    unreadable_hosts: list[HostView]
+    unreadable_count: int
+    warnings: list[tuple[str, str]]  # (input path, warning)
+    suppressed: list[FindingView] = field(default_factory=list)  # baselined or ignored
+    reveal: bool = False
+    opt_in: str = ""  # when the user opted in and how that was determined
+    geo_data: str = ""  # which geolocation data named countries and networks
+
+
+def secrets_of(result: AuditResult) -> list[tuple[str, str]]:
+    """Every value of the device a report might quote: profile and observed values."""
+    values: list[tuple[str, str]] = []
+    profile = result.profile
+    if profile is not None:
+        for data_type, items in profile.identifiers().items():
+            values.extend((str(v), data_type) for v in items)
+        for contact in getattr(profile, "contacts", ()) or ():
+            for part in (getattr(contact, "name", ""), getattr(contact, "phone", "")):
+                if part:
+                    values.append((str(part), "contacts"))
+        values.extend((str(text), "sms") for text in getattr(profile, "sms", ()) or ())
+        location = getattr(profile, "location", None)
+        if location is not None:
+            values.extend((str(getattr(location, a)), "location") for a in ("lat", "lon"))
+    values.extend((o.value, o.data_type) for o in result.observations
+                  if o.value and o.data_type in PERSONAL_DATA)
+    return values
+
+
+def masker_for(result: AuditResult, reveal: bool) -> Masker:
+    return Masker(secrets_of(result), reveal=reveal)
+
+
+def match_label(observation: Observation) -> str:
+    if observation.match == "pattern":
+        return f"pattern (confidence {observation.confidence:.2f})"
+    return observation.match
+
+
+def build_view(result: AuditResult, *, reveal: bool = False,
+               fail_on: Severity = Severity.HIGH, masker: Masker | None = None) -> ReportView:
+    """The display-ready view of a result, shared by terminal, Markdown and HTML."""
+    masker = masker or masker_for(result, reveal)
+    findings = sorted_findings(result.findings)
+    start = result.start_time
+    views = [_finding_view(result, f, masker, start) for f in findings]
+    hosts = host_views(result, masker)
+    unreadable = [h for h in hosts if h.unreadable]
+    warnings = [(info.path, masker.text(w)) for info in result.inputs for w in info.warnings]
+    return ReportView(
+        verdict=verdict(findings, fail_on),
+        fail_on=str(fail_on),
+        counts=counts_by_severity(findings),
+        headline=headline(result, findings, masker),
+        findings=views,
+        hosts=hosts,
+        unreadable_hosts=unreadable,
+        unreadable_count=sum(h.unreadable for h in unreadable),
+        warnings=warnings,
+        suppressed=[_finding_view(result, f, masker, start)
+                    for f in sorted_findings(result.suppressed)],
+        reveal=reveal,
+        opt_in=opt_in_label(result, masker),
+        geo_data=result.geo_data,
+    )
+
+
+def opt_in_label(result: AuditResult, masker: Masker) -> str:
+    """`+41.0 s (policy consent: POST ...)` or `none seen: ...`."""
+    if result.opt_in_at is None:
+        return "none seen: the whole capture counts as before opt-in"
+    start = result.start_time
+    when = since_start(result.opt_in_at, start)
+    moment = iso_time(result.opt_in_at)
+    return f"{when} ({moment}), from {masker.text(result.opt_in_source)}".strip()
+
+
+def _finding_view(result: AuditResult, finding: Finding, masker: Masker,
+                  start: float | None) -> FindingView:
+    first_exchange = result.exchange(finding.exchanges[0]) if finding.exchanges else None
+    destination = result.destinations.get(first_exchange.id) if first_exchange else None
+    evidence = []
+    for observation in finding.observations:
+        exchange = result.exchange(observation.exchange)
+        evidence.append(EvidenceView(
+            exchange=exchange.id,
+            time=since_start(exchange.time, start),
+            request_line=masker.text(exchange.request_line),
+            where=observation.where,
+            key=masker.text(observation.key),
+            chain=" → ".join(observation.encodings),
+            data_type=observation.data_type,
+            value=masker.value(observation.value, observation.data_type),
+            match=match_label(observation),
+            hashed=observation.hashed,
+            detail=masker.text(observation.detail),
+            excerpt=masker.segments(observation.excerpt),
+            source=exchange.source,
+            headers=[(name, masker.text(value)) for name, value in exchange.headers],
+        ))
+    return FindingView(
+        finding=finding,
+        id=finding.id,
+        severity=str(severity_of(finding.severity)),
+        rule=finding.rule,
+        title=finding.title,
+        description=finding.description,
+        references=[reference_parts(r) for r in finding.references],
+        host=masker.text(finding.host),
+        server_ip=first_exchange.server_ip if first_exchange else "",
+        destination=destination_label(destination),
+        country=country_label(destination),
+        party=party_label(destination),
+        since_start=since_start(finding.first_seen, start),
+        opt_in=relative_to_opt_in(finding.first_seen, result.opt_in_at),
+        data_types=[data_label(t) for t in finding.data_types],
+        exchanges=len(finding.exchanges),
+        consent=finding.consent,
+        evidence=evidence,
+    )
+
+
+def host_views(result: AuditResult, masker: Masker) -> list[HostView]:
+    """Every host contacted, those that received personal data first, then by first time."""
+    by_host: dict[str, list[Exchange]] = defaultdict(list)
+    for exchange in result.exchanges:
+        by_host[exchange.host or exchange.server_ip or exchange.server].append(exchange)
+    types_by_exchange: dict[int, set[str]] = defaultdict(set)
+    for observation in result.observations:
+        if observation.data_type in PERSONAL_DATA:
+            types_by_exchange[observation.exchange].add(observation.data_type)
+    start = result.start_time
+    keyed: list[tuple[tuple[bool, float], HostView]] = []
+    for host, exchanges in by_host.items():
+        types = sorted({t for e in exchanges for t in types_by_exchange.get(e.id, ())})
+        first = min(e.time for e in exchanges)
+        # A DNS query goes to the resolver; the host itself is where the other uploads went.
+        receiver = next((e for e in exchanges if e.transport != "dns"), exchanges[0])
+        keyed.append(((not types, first), HostView(
+            host=masker.text(host),
+            destination=destination_label(result.destinations.get(receiver.id)),
+            server_ips=sorted({e.server_ip for e in exchanges if e.server_ip}),
+            exchanges=len(exchanges),
+            unreadable=sum(not e.readable for e in exchanges),
+            bytes_up=sum(e.bytes_up for e in exchanges),
+            bytes_down=sum(e.bytes_down for e in exchanges),
+            transports=sorted({e.transport for e in exchanges}),
+            unreadable_transports=sorted({e.transport for e in exchanges if not e.readable}),
+            data_types=[data_label(t) for t in types],
+            first=since_start(first, start),
+        )))
+    keyed.sort(key=lambda pair: pair[0])
+    return [view for _, view in keyed]

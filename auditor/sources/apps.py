@@ -1,0 +1,313 @@
+"""What runs on a reassembled TCP connection: HTTP/1, TLS (listed, or decrypted when the
+key log has its keys), DNS over TCP, or an unknown protocol. Each handler takes both
+byte streams and turns them into `Exchange`s when they are complete."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from auditor.model import Exchange, InputInfo
+from auditor.sources.bodycodec import MAX_BODY, decode_body
+from auditor.sources.dns import DnsMessage, parse_dns
+from auditor.sources.http1 import HttpConversation, HttpMessage, WsMessage
+from auditor.sources.tlsmeta import Hello, count_records, handshake_message, parse_hello
+
+if TYPE_CHECKING:
+    from auditor.sources.tlsdecrypt import KeyLog
+
+RAW_BODY_LIMIT = 64 << 10  # bytes of an unknown protocol's upload kept for the detectors
+_HELLO_LIMIT = 64 << 10
+
+
+@dataclass
+class CaptureContext:
+    """What every handler of one capture shares."""
+
+    path: str
+    info: InputInfo
+    keylog: KeyLog | None = None  # when key logs or pcapng secrets blocks were given
+    names: dict[str, str] = field(default_factory=dict)  # ip -> name, from DNS answers
+    out: list[Exchange] = field(default_factory=list)  # exchanges ready to hand out
+    missing_decryptor: bool = False
+
+    def name_of(self, ip: str) -> str:
+        return self.names.get(ip, ip)
+
+    def learn(self, message: DnsMessage) -> None:
+        for address in message.addresses:
+            self.names[address] = message.qname
+
+
+@dataclass
+class Endpoints:
+    """Who talks to whom on one connection or flow."""
+
+    client: str  # ip:port
+    server: str
+    server_ip: str
+    time: float  # first packet
+    packet: int  # 1-based number of the first packet
+    last_time: float = 0.0
+    bytes_up: int = 0  # payload bytes, lost ones included
+    bytes_down: int = 0
+
+
+def split_host(authority: str) -> str:
+    """`example.com:8080` -> `example.com`; `[::1]:80` -> `::1`."""
+    if authority.startswith("["):
+        return authority[1:authority.find("]")] if "]" in authority else authority
+    return authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
+
+
+def dns_exchange(ctx: CaptureContext, ends: Endpoints, message: DnsMessage, size: int,
+                 time: float, packet: int) -> Exchange:
+    return Exchange(id=0, time=time, client=ends.client, server=ends.server,
+                    host=message.qname, transport="dns", method="QUERY",
+                    url=f"dns:{message.qname}", source=f"{ctx.path}#pkt {packet}",
+                    bytes_up=size, server_ip=ends.server_ip, end_time=time)
+
+
+class HttpHandler:
+    """HTTP/1 in the clear (or inside decrypted TLS, with `scheme` https)."""
+
+    def __init__(self, ctx: CaptureContext, ends: Endpoints, scheme: str = "http") -> None:
+        self.ctx, self.ends, self.scheme = ctx, ends, scheme
+        self.conv = HttpConversation(self._request, self._websocket)
+        self.up, self.down = self.conv.up, self.conv.down
+
+    def close(self) -> None:
+        self.conv.close()
+
+    def _target(self, request: HttpMessage) -> tuple[str, str]:
+        """(host, url) from the Host header, an absolute-form target, or the server."""
+        host_header = request.header("host")
+        target = request.target
+        if request.method == "CONNECT":
+            return split_host(target), f"{self.scheme}://{target}"
+        if "://" in target[:10]:
+            parts = urlsplit(target)
+            authority = host_header or parts.netloc
+            path = parts.path or "/"
+            path += f"?{parts.query}" if parts.query else ""
+        else:
+            authority = host_header or self.ctx.name_of(self.ends.server_ip)
+            if ":" in authority and not host_header and not authority.startswith("["):
+                authority = f"[{authority}]"  # a bare IPv6 address
+            path = target if target.startswith("/") else f"/{target}"
+        return split_host(authority), f"{self.scheme}://{authority}{path}"
+
+    def _request(self, request: HttpMessage) -> None:
+        host, url = self._target(request)
+        body = bytes(request.body)
+        notes = list(request.notes)
+        coding = request.header("content-encoding")
+        if coding and body:
+            body, problem = decode_body(body, coding)
+            if problem:
+                notes.append(problem)
+                self.ctx.info.warn(f"{self.ctx.path}#pkt {request.packet}: {problem}")
+        if len(body) > MAX_BODY:
+            body = body[:MAX_BODY]
+        self.ctx.out.append(Exchange(
+            id=0, time=request.time, client=self.ends.client, server=self.ends.server,
+            host=host, transport=self.scheme, method=request.method, url=url,
+            headers=tuple(request.headers), body=body, decrypted=self.scheme == "https",
+            source=f"{self.ctx.path}#pkt {request.packet}", bytes_up=request.bytes_up,
+            bytes_down=request.bytes_down, status=request.status,
+            server_ip=self.ends.server_ip, end_time=request.end_time, notes=tuple(notes)))
+
+    def _websocket(self, upgrade: HttpMessage, message: WsMessage) -> None:
+        host, url = self._target(upgrade)
+        scheme = "wss" if self.scheme == "https" else "ws"
+        self.ctx.out.append(Exchange(
+            id=0, time=message.time, client=self.ends.client, server=self.ends.server,
+            host=host, transport=scheme, url=scheme + url[url.find(":"):],
+            body=message.payload, decrypted=scheme == "wss",
+            source=f"{self.ctx.path}#pkt {message.packet}", bytes_up=message.bytes_up,
+            server_ip=self.ends.server_ip, end_time=message.end_time,
+            notes=tuple(message.notes)))
+
+
+class _Collector:
+    """A stream sink that counts, remembers the first `limit` bytes and any gaps."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.kept = bytearray()
+        self.records = [0, 0, 0, 0]
+        self.gaps: list[str] = []
+
+    def data(self, chunk: bytes, time: float, packet: int) -> None:
+        if len(self.kept) < self.limit:
+            self.kept += chunk[:self.limit - len(self.kept)]
+        count_records(self.records, chunk)
+
+    def gap(self, missing: int, offset: int) -> None:
+        self.gaps.append(f"gap: {missing} bytes missing at stream offset {offset}")
+        self.limit = len(self.kept)  # what is kept must be the stream as sent, without holes
+        self.records[1:] = [0, 0, 0]  # record boundaries are lost; count from the next
+
+
+class RawHandler:
+    """A protocol the reader does not know: one exchange, the first 64 KiB of upload."""
+
+    def __init__(self, ctx: CaptureContext, ends: Endpoints) -> None:
+        self.ctx, self.ends = ctx, ends
+        self.up, self.down = _Collector(RAW_BODY_LIMIT), _Collector(0)
+
+    def close(self) -> None:
+        e = self.ends
+        if not e.bytes_up and not e.bytes_down:
+            return
+        notes = self.up.gaps + [f"server: {g}" for g in self.down.gaps]
+        if e.bytes_up > RAW_BODY_LIMIT:
+            notes.append(f"only the first {RAW_BODY_LIMIT >> 10} KiB of the upload are kept")
+        self.ctx.out.append(Exchange(
+            id=0, time=e.time, client=e.client, server=e.server,
+            host=self.ctx.name_of(e.server_ip), transport="tcp", body=bytes(self.up.kept),
+            source=f"{self.ctx.path}#pkt {e.packet}", bytes_up=e.bytes_up,
+            bytes_down=e.bytes_down, server_ip=e.server_ip, end_time=e.last_time,
+            notes=tuple(notes)))
+
+
+class DnsTcpHandler:
+    """DNS over TCP: length-prefixed messages; queries are exchanges, answers name IPs."""
+
+    def __init__(self, ctx: CaptureContext, ends: Endpoints) -> None:
+        self.ctx, self.ends = ctx, ends
+        self.up = _DnsTcpStream(self, query=True)
+        self.down = _DnsTcpStream(self, query=False)
+
+    def close(self) -> None:
+        """Every message was handled as it completed."""
+
+
+class _DnsTcpStream:
+    def __init__(self, handler: DnsTcpHandler, query: bool) -> None:
+        self.handler, self.query = handler, query
+        self.buf = bytearray()
+        self.broken = False
+
+    def data(self, chunk: bytes, time: float, packet: int) -> None:
+        if self.broken:
+            return
+        self.buf += chunk
+        while len(self.buf) >= 2:
+            size = struct.unpack_from("!H", self.buf)[0]
+            if len(self.buf) < 2 + size:
+                return
+            raw = bytes(self.buf[2:2 + size])
+            del self.buf[:2 + size]
+            message = parse_dns(raw)
+            if message is None:
+                continue
+            ctx = self.handler.ctx
+            if self.query and not message.is_response:
+                ctx.out.append(dns_exchange(ctx, self.handler.ends, message, size + 2,
+                                            time, packet))
+            elif message.is_response:
+                ctx.learn(message)
+
+    def gap(self, missing: int, offset: int) -> None:
+        self.broken = True  # message boundaries are lost
+
+
+class _HelloCollector(_Collector):
+    """The client's side of TLS: reads the ClientHello as soon as it is whole, so the
+    decision to keep everything for decryption is taken before bytes are dropped."""
+
+    def __init__(self, handler: TlsHandler) -> None:
+        super().__init__(_HELLO_LIMIT)
+        self.handler = handler
+
+    def data(self, chunk: bytes, time: float, packet: int) -> None:
+        super().data(chunk, time, packet)
+        if self.handler.hello is None:
+            self.handler.client_hello()
+
+
+class TlsHandler:
+    """A TLS connection: listed with SNI, ALPN, sizes and record counts — or, when the
+    key log holds its keys, decrypted and read as HTTPS."""
+
+    def __init__(self, ctx: CaptureContext, ends: Endpoints) -> None:
+        self.ctx, self.ends = ctx, ends
+        self.up, self.down = _HelloCollector(self), _Collector(_HELLO_LIMIT)
+        self.hello: Hello | None = None
+        self.decrypting = False
+
+    def client_hello(self) -> None:
+        if self.hello is not None:
+            return
+        message = handshake_message(bytes(self.up.kept))
+        if message is None:
+            return
+        self.hello = parse_hello(message)
+        keylog = self.ctx.keylog
+        if self.hello is not None and keylog is not None and keylog.has(self.hello.random):
+            self.decrypting = True
+            self.up.limit = self.down.limit = MAX_BODY
+
+    def close(self) -> None:
+        self.client_hello()
+        if self.decrypting and self._decrypt():
+            return
+        e = self.ends
+        hello = self.hello
+        server = parse_hello(handshake_message(bytes(self.down.kept)) or b"\x00")
+        alpn = ",".join(server.alpn if server and server.alpn else (hello.alpn if hello else []))
+        notes = [f"{self.up.records[0]} TLS records up, {self.down.records[0]} down"]
+        if hello is None:
+            notes.append("no complete ClientHello was captured")
+        if server is not None and server.version:
+            notes.append(server.version)
+        notes += self.up.gaps + [f"server: {g}" for g in self.down.gaps]
+        host = (hello.sni if hello and hello.sni else "") or self.ctx.name_of(e.server_ip)
+        self.ctx.out.append(Exchange(
+            id=0, time=e.time, client=e.client, server=e.server, host=host, transport="tls",
+            readable=False, source=f"{self.ctx.path}#pkt {e.packet}", bytes_up=e.bytes_up,
+            bytes_down=e.bytes_down, server_ip=e.server_ip, alpn=alpn, end_time=e.last_time,
+            notes=tuple(notes)))
+
+    def _decrypt(self) -> bool:
+        """Read the connection with its keys; False when that failed (it is then listed)."""
+        from auditor.sources.tlsdecrypt import decrypt_connection
+
+        e = self.ends
+        where = f"TLS {e.client} -> {e.server}"
+        if len(self.up.kept) >= MAX_BODY or len(self.down.kept) >= MAX_BODY:
+            self.ctx.info.warn(f"{where}: over {MAX_BODY >> 20} MiB each way; only the "
+                               f"first {MAX_BODY >> 20} MiB were decrypted")
+        result = decrypt_connection(bytes(self.up.kept), bytes(self.down.kept),
+                                    self.ctx.keylog)
+        for warning in result.warnings:
+            self.ctx.info.warn(f"{where}: {warning}")
+        if not result.ok:
+            return False
+        authority = self.hello.sni if self.hello and self.hello.sni else e.server_ip
+        if result.alpn == "h2":
+            self._http2(result.client_data, result.server_data, authority)
+        else:
+            http = HttpHandler(self.ctx, e, scheme="https")
+            http.up.data(result.client_data, e.time, e.packet)
+            http.down.data(result.server_data, e.last_time, e.packet)
+            http.close()
+        return True
+
+    def _http2(self, client_data: bytes, server_data: bytes, authority: str) -> None:
+        from auditor.sources.http2 import parse_http2
+
+        e = self.ends
+        for request in parse_http2(client_data, server_data):
+            host = request.authority or authority
+            self.ctx.out.append(Exchange(
+                id=0, time=e.time, client=e.client, server=e.server, host=split_host(host),
+                transport="https", method=request.method, url=f"https://{host}{request.path}",
+                headers=tuple(request.headers), body=request.body, decrypted=True,
+                source=f"{self.ctx.path}#pkt {e.packet}", bytes_up=len(request.body),
+                bytes_down=request.bytes_down, status=request.status,
+                server_ip=e.server_ip, alpn="h2", end_time=e.last_time,
+                notes=(f"HTTP/2 stream {request.stream_id}",)))

@@ -1,0 +1,612 @@
+"""HTTP/1.x over one reassembled connection: requests parsed from the client's stream,
+responses matched to them in order (status and size only — response bodies are counted,
+never kept), and WebSocket messages after a `101 Switching Protocols`.
+
+Keep-alive, pipelining, absolute-form targets, `Expect: 100-continue`, Content-Length and
+chunked bodies are handled; a gap in either stream marks the request it touches and the
+parser resynchronises on the next request (or status) line.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from auditor.sources.bodycodec import MAX_BODY
+
+METHODS = (b"GET", b"POST", b"PUT", b"HEAD", b"DELETE", b"OPTIONS", b"PATCH", b"CONNECT",
+           b"TRACE", b"PROPFIND", b"PROPPATCH", b"MKCOL", b"COPY", b"MOVE", b"LOCK",
+           b"UNLOCK", b"REPORT", b"SEARCH", b"PURGE")
+_METHOD_ALT = b"|".join(METHODS)
+#: The start of a request line, to tell HTTP by content whatever the port.
+_REQUEST_START = re.compile(rb"(?:" + _METHOD_ALT + rb") [^\s]")
+_RESYNC_REQUEST = re.compile(rb"(?:^|\n)((?:" + _METHOD_ALT + rb") [^\s]+ HTTP/1\.[01]\r?\n)")
+_RESYNC_STATUS = re.compile(rb"(?:^|\n)(HTTP/1\.[01] \d{3})")
+_REQUEST_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^\s]+) HTTP/(\d\.\d)\s*$")
+_STATUS_LINE = re.compile(rb"HTTP/\d\.\d (\d{3})")
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_MAX_HEAD = 256 << 10
+_KEEP_TAIL = 256  # bytes kept while searching for a resync point
+
+
+def looks_like_request(data: bytes) -> bool:
+    """Does a client stream begin with an HTTP/1 request line?"""
+    return _REQUEST_START.match(data) is not None
+
+
+@dataclass
+class HttpMessage:
+    """A request as it was parsed, with what was learnt of its response."""
+
+    method: str
+    target: str
+    version: str
+    headers: list[tuple[str, str]]
+    time: float
+    packet: int
+    end_time: float
+    body: bytearray = field(default_factory=bytearray)
+    bytes_up: int = 0
+    status: int | None = None
+    bytes_down: int = 0
+    notes: list[str] = field(default_factory=list)
+    complete: bool = False  # the whole request was read
+    answered: bool = False  # a final response was read (or none will come)
+
+    def header(self, name: str) -> str:
+        name = name.lower()
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return ""
+
+
+@dataclass
+class WsMessage:
+    """One WebSocket message the client sent."""
+
+    payload: bytes
+    time: float
+    packet: int
+    end_time: float
+    bytes_up: int
+    notes: list[str]
+
+
+def _parse_head(head: bytes, line_re: re.Pattern) -> tuple[re.Match | None, list[tuple[str, str]]]:
+    lines = head.decode("latin-1").replace("\r\n", "\n").split("\n")
+    first = line_re.match(lines[0].encode("latin-1"))
+    headers: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        if line[0] in " \t" and headers:  # obsolete line folding
+            headers[-1] = (headers[-1][0], headers[-1][1] + " " + line.strip())
+            continue
+        name, sep, value = line.partition(":")
+        if sep:
+            headers.append((name.strip(), value.strip()))
+    return first, headers
+
+
+def _content_length(headers: list[tuple[str, str]]) -> int | None:
+    for name, value in headers:
+        if name.lower() == "content-length":
+            try:
+                return max(0, int(value.split(",")[0].strip()))
+            except ValueError:
+                return None
+    return None
+
+
+def _chunked(headers: list[tuple[str, str]]) -> bool:
+    return any(n.lower() == "transfer-encoding" and "chunked" in v.lower() for n, v in headers)
+
+
+class _BodyReader:
+    """Reads one message body (length-delimited, chunked or until close) from a buffer;
+    keeps it only when `keep` is set."""
+
+    def __init__(self, length: int | None, chunked: bool, keep: bool) -> None:
+        self.remaining = length if length is not None else -1  # -1: until close
+        self.chunked = chunked
+        self.keep = keep
+        self.chunk_left = 0
+        self.chunk_state = "size"  # size | data | crlf | trailer
+        self.body = bytearray()
+        self.overflow = False
+        self.broken = False  # chunked framing was unreadable
+
+    def read(self, buf: bytearray, pos: int) -> tuple[int, bool]:
+        """Consumes from buf[pos:]; returns (new pos, body finished)."""
+        if not self.chunked:
+            if self.remaining < 0:
+                self._keep(buf, pos, len(buf))
+                return len(buf), False
+            take = min(self.remaining, len(buf) - pos)
+            self._keep(buf, pos, pos + take)
+            self.remaining -= take
+            return pos + take, self.remaining == 0
+        while pos < len(buf):
+            if self.chunk_state == "data":
+                take = min(self.chunk_left, len(buf) - pos)
+                self._keep(buf, pos, pos + take)
+                pos += take
+                self.chunk_left -= take
+                if self.chunk_left:
+                    return pos, False
+                self.chunk_state = "crlf"
+                continue
+            end = buf.find(b"\n", pos)
+            if end < 0:
+                if len(buf) - pos > 4096:
+                    self.broken = True
+                    return len(buf), True
+                return pos, False
+            line = bytes(buf[pos:end]).strip()
+            pos = end + 1
+            if self.chunk_state == "crlf":
+                self.chunk_state = "size"
+                if line:
+                    self.broken = True
+                    return pos, True
+            elif self.chunk_state == "size":
+                try:
+                    size = int(line.split(b";")[0].strip(), 16)
+                except ValueError:
+                    self.broken = True
+                    return pos, True
+                if size == 0:
+                    self.chunk_state = "trailer"
+                else:
+                    self.chunk_state, self.chunk_left = "data", size
+            elif not line:  # the empty line after the trailers
+                return pos, True
+        return pos, False
+
+    def takes_whole(self, chunk: bytes) -> bool:
+        """The fast path of a body's middle: a chunk that lies wholly inside a
+        length-delimited body is kept (or counted) without buffering."""
+        if self.chunked or len(chunk) >= self.remaining >= 0:
+            return False
+        if self.keep:
+            self._keep(chunk, 0, len(chunk))
+        if self.remaining > 0:
+            self.remaining -= len(chunk)
+        return True
+
+    def skip(self, missing: int) -> bool:
+        """Bytes lost in a gap; True when framing survives (a known length)."""
+        if self.chunked and self.chunk_state == "data" and missing <= self.chunk_left:
+            self.chunk_left -= missing
+            return True
+        if not self.chunked and 0 <= missing <= self.remaining:
+            self.remaining -= missing
+            return True
+        return False
+
+    def _keep(self, buf: bytearray, start: int, end: int) -> None:
+        if not self.keep or start == end:
+            return
+        if len(self.body) + end - start > MAX_BODY:
+            self.overflow = True
+            end = start + max(0, MAX_BODY - len(self.body))
+        self.body += buf[start:end]
+
+
+class HttpConversation:
+    """Both directions of one HTTP/1 connection. `on_request` gets every request once
+    it is complete and answered (or the connection ended); `on_websocket` every client
+    WebSocket message."""
+
+    def __init__(self, on_request: Callable[[HttpMessage], None],
+                 on_websocket: Callable[[HttpMessage, WsMessage], None]) -> None:
+        self.on_request = on_request
+        self.on_websocket = on_websocket
+        self.requests: deque[HttpMessage] = deque()  # sent, not yet emitted
+        self.unanswered: deque[HttpMessage] = deque()  # waiting for a final response
+        self.up = _ClientStream(self)
+        self.down = _ServerStream(self)
+
+    def emit_ready(self) -> None:
+        while self.requests and self.requests[0].complete and self.requests[0].answered:
+            self.on_request(self.requests.popleft())
+
+    def close(self) -> None:
+        self.up.close()
+        self.down.close()
+        for request in self.requests:
+            if not request.complete:
+                request.notes.append("the connection ended before the request was complete")
+            self.on_request(request)
+        self.requests.clear()
+        self.unanswered.clear()
+
+
+class _ClientStream:
+    """The client's side: requests, then WebSocket frames after an accepted upgrade."""
+
+    def __init__(self, conv: HttpConversation) -> None:
+        self.conv = conv
+        self.buf = bytearray()
+        self.mark = (0.0, 0)  # time and packet of the chunk holding buf[0]
+        self.now = (0.0, 0)
+        self.state = "head"  # head | body | upgrade-wait | websocket | resync | opaque
+        self.current: HttpMessage | None = None
+        self.reader: _BodyReader | None = None
+        self.ws: _WebSocketReader | None = None
+        self.awaiting: HttpMessage | None = None  # the request that asked to switch protocols
+
+    def data(self, chunk: bytes, time: float, packet: int) -> None:
+        self.now = (time, packet)
+        if not self.buf:
+            self.mark = self.now
+            if self.state == "body" and self.reader.takes_whole(chunk):
+                self.current.bytes_up += len(chunk)
+                self.current.end_time = time
+                return
+        self.buf += chunk
+        self._run()
+
+    def gap(self, missing: int, offset: int) -> None:
+        note = f"gap: {missing} bytes of the upload missing at stream offset {offset}"
+        if self.state == "body" and self.current and self.reader and not self.buf \
+                and self.reader.skip(missing):
+            self.current.notes.append(note)
+            self.current.bytes_up += missing
+            return
+        if self.state == "head" and self.buf:
+            self._cut_request(note, missing)
+        elif self.state == "websocket" and self.ws is not None:
+            self.ws.gap(note)
+        elif self.current is not None and not self.current.complete:
+            self.current.notes.append(note)
+            self._finish_request()
+        if self.state not in ("opaque", "websocket"):
+            self.state = "resync"
+            self.buf.clear()
+
+    def _run(self) -> None:
+        pos = 0
+        while pos < len(self.buf):
+            if self.state == "head":
+                end = _HEAD_END.search(self.buf, pos)
+                if end is None:
+                    if len(self.buf) - pos > _MAX_HEAD:
+                        self.state = "resync"
+                        continue
+                    break
+                pos = self._start_request(pos, end.start(), end.end())
+            elif self.state == "body":
+                assert self.reader is not None and self.current is not None
+                start = pos
+                pos, done = self.reader.read(self.buf, pos)
+                self.current.bytes_up += pos - start
+                self.current.end_time = self.now[0]
+                if done:
+                    self._finish_request()
+                elif pos == start:
+                    break
+            elif self.state == "resync":
+                found = _RESYNC_REQUEST.search(self.buf, pos)
+                if found is None:
+                    pos = max(pos, len(self.buf) - _KEEP_TAIL)
+                    break
+                pos = found.start(1)
+                self.state = "head"
+                self.mark = self.now
+            elif self.state == "websocket":
+                assert self.ws is not None
+                pos = self.ws.read(self.buf, pos, self.now)
+                break
+            else:  # upgrade-wait keeps the bytes; opaque (a tunnel) only counts them
+                if self.state == "opaque" and self.conv.requests:
+                    self.conv.requests[-1].bytes_up += len(self.buf) - pos
+                    pos = len(self.buf)
+                break
+        if pos:
+            del self.buf[:pos]
+            self.mark = self.now
+
+    def _start_request(self, pos: int, head_end: int, body_start: int) -> int:
+        first, headers = _parse_head(bytes(self.buf[pos:head_end]), _REQUEST_LINE)
+        if first is None:
+            self.state = "resync"
+            return pos + 1
+        request = HttpMessage(first.group(1).decode("latin-1"), first.group(2).decode("latin-1"),
+                              first.group(3).decode(), headers, self.mark[0], self.mark[1],
+                              self.now[0], bytes_up=body_start - pos)
+        self.current = request
+        self.conv.requests.append(request)
+        self.conv.unanswered.append(request)
+        self.reader = _BodyReader(_content_length(headers) or 0, _chunked(headers), keep=True)
+        self.state = "body"
+        self.mark = self.now
+        if not _chunked(headers) and not _content_length(headers):
+            self._finish_request()
+        return body_start
+
+    def _cut_request(self, note: str, missing: int) -> None:
+        """A request whose headers a gap cut: what was captured (often the request line
+        with its query) is still an upload worth auditing."""
+        complete_lines = self.buf.rfind(b"\n")
+        if complete_lines < 0:
+            return
+        first, headers = _parse_head(bytes(self.buf[:complete_lines]), _REQUEST_LINE)
+        if first is None:
+            return
+        request = HttpMessage(first.group(1).decode("latin-1"), first.group(2).decode("latin-1"),
+                              first.group(3).decode(), headers, self.mark[0], self.mark[1],
+                              self.now[0], bytes_up=len(self.buf) + missing,
+                              notes=[note + "; the request headers are cut there"],
+                              complete=True)
+        self.conv.requests.append(request)
+        self.conv.unanswered.append(request)
+        self.conv.emit_ready()
+
+    def _finish_request(self) -> None:
+        request, reader = self.current, self.reader
+        assert request is not None and reader is not None
+        request.body = reader.body
+        if reader.overflow:
+            request.notes.append(f"body over {MAX_BODY >> 20} MiB; only the first "
+                                 f"{MAX_BODY >> 20} MiB kept")
+        if reader.broken:
+            request.notes.append("chunked body framing is damaged; body kept up to there")
+        request.complete = True
+        self.current = self.reader = None
+        upgrade = request.header("upgrade")
+        if upgrade or request.method == "CONNECT":
+            self.state = "upgrade-wait"
+            self.awaiting = request
+        else:
+            self.state = "resync" if reader.broken else "head"
+        self.conv.emit_ready()
+
+    def answered(self, request: HttpMessage) -> None:
+        """The server answered a request that asked to switch protocols."""
+        if self.state != "upgrade-wait" or request is not self.awaiting:
+            return
+        if request.status == 101 and "websocket" in request.header("upgrade").lower():
+            self.state = "websocket"
+            self.ws = _WebSocketReader(self.conv, request)
+        elif request.status == 101 or (request.method == "CONNECT" and request.status
+                                        and 200 <= request.status < 300):
+            self.state = "opaque"
+            request.notes.append("the connection switched to a tunnel; its bytes are counted")
+        else:
+            self.state = "head"
+        self._run()
+
+    def close(self) -> None:
+        if self.state == "body" and self.current is not None:
+            if self.reader is not None and self.reader.remaining < 0:
+                self._finish_request()  # a body that runs until the connection closes
+            else:
+                request = self.current
+                request.body = self.reader.body if self.reader else bytearray()
+        if self.ws is not None:
+            self.ws.close()
+
+
+class _ServerStream:
+    """The server's side: status lines matched to requests; bodies only counted."""
+
+    def __init__(self, conv: HttpConversation) -> None:
+        self.conv = conv
+        self.buf = bytearray()
+        self.state = "head"  # head | body | resync | opaque
+        self.reader: _BodyReader | None = None
+        self.request: HttpMessage | None = None
+        self.now = 0.0
+
+    def data(self, chunk: bytes, time: float, packet: int) -> None:
+        self.now = time
+        if self.state == "opaque" or (self.state == "body" and not self.buf
+                                      and self.reader.takes_whole(chunk)):
+            self._count(len(chunk))
+            return
+        self.buf += chunk
+        pos = 0
+        while pos < len(self.buf):
+            if self.state == "head":
+                end = _HEAD_END.search(self.buf, pos)
+                if end is None:
+                    if len(self.buf) - pos > _MAX_HEAD:
+                        self.state = "resync"
+                        continue
+                    break
+                pos = self._start_response(pos, end.start(), end.end())
+            elif self.state == "body":
+                assert self.reader is not None
+                start = pos
+                pos, done = self.reader.read(self.buf, pos)
+                self._count(pos - start)
+                if done:
+                    self._finish_response()
+                elif pos == start:
+                    break
+            elif self.state == "resync":
+                found = _RESYNC_STATUS.search(self.buf, pos)
+                if found is None:
+                    self._count(len(self.buf) - pos)
+                    pos = len(self.buf)
+                    break
+                self._count(found.start(1) - pos)
+                pos = found.start(1)
+                self.state = "head"
+            else:
+                self._count(len(self.buf) - pos)
+                pos = len(self.buf)
+        del self.buf[:pos]
+
+    def gap(self, missing: int, offset: int) -> None:
+        self._count(missing)
+        if self.state == "opaque":
+            return
+        status = _STATUS_LINE.match(self.buf) if self.state == "head" else None
+        if status is not None and self.conv.unanswered:
+            self.request = self.conv.unanswered.popleft()  # its headers were cut
+            self.request.status = int(status.group(1))
+            self._count(len(self.buf))
+            self._finish_response()
+        if self.state == "body" and self.reader is not None and not self.buf \
+                and self.reader.skip(missing):
+            return
+        if self.state == "body":
+            self._finish_response()
+        self.state = "resync"
+        self.buf.clear()
+
+    def _count(self, size: int) -> None:
+        target = self.request or (self.conv.requests[-1] if self.conv.requests else None)
+        if target is not None:
+            target.bytes_down += size
+            target.end_time = max(target.end_time, self.now)
+
+    def _start_response(self, pos: int, head_end: int, body_start: int) -> int:
+        first, headers = _parse_head(bytes(self.buf[pos:head_end]), _STATUS_LINE)
+        if first is None:
+            self.state = "resync"
+            return pos + 1
+        status = int(first.group(1))
+        request = self.conv.unanswered[0] if self.conv.unanswered else None
+        if 100 <= status < 200 and status != 101:
+            if request is not None:
+                request.bytes_down += body_start - pos
+            return body_start  # an interim response: the final one follows
+        if request is not None:
+            self.conv.unanswered.popleft()
+            request.status = status
+        self.request = request
+        self._count(body_start - pos)
+        method = request.method if request else ""
+        if status == 101 or (method == "CONNECT" and 200 <= status < 300):
+            # the rest of the connection is another protocol: its bytes count for this
+            # request, which is emitted when the connection closes
+            self.state = "opaque"
+            if request is not None:
+                self.conv.up.answered(request)
+            return body_start
+        if method == "HEAD" or status in (204, 304):
+            self._finish_response()
+            return body_start
+        length = _content_length(headers)
+        chunked = _chunked(headers)
+        self.reader = _BodyReader(length, chunked, keep=False)
+        self.state = "body"
+        if length == 0 and not chunked:
+            self._finish_response()
+        return body_start
+
+    def _finish_response(self) -> None:
+        request = self.request
+        self.state = "head"
+        self.reader = None
+        if request is not None:
+            request.answered = True
+            self.request = None
+            self.conv.up.answered(request)
+            self.conv.emit_ready()
+
+    def close(self) -> None:
+        if self.state == "body" and self.request is not None:
+            self.request.answered = True
+
+
+class _WebSocketReader:
+    """Client-to-server WebSocket frames: unmasked, fragments joined, control frames
+    skipped; permessage-deflate messages inflated."""
+
+    def __init__(self, conv: HttpConversation, upgrade: HttpMessage) -> None:
+        self.conv = conv
+        self.upgrade = upgrade
+        self.parts = bytearray()
+        self.start: tuple[float, int] | None = None
+        self.wire = 0
+        self.compressed = False
+        self.broken = False
+        self.notes: list[str] = []
+        extensions = upgrade.header("sec-websocket-extensions").lower()
+        self.deflate = "permessage-deflate" in extensions
+        self.fresh_context = "client_no_context_takeover" in extensions
+        self.inflater = zlib.decompressobj(-15)
+
+    def read(self, buf: bytearray, pos: int, now: tuple[float, int]) -> int:
+        while not self.broken:
+            if len(buf) - pos < 2:
+                return pos
+            b0, b1 = buf[pos], buf[pos + 1]
+            size, head = b1 & 0x7F, 2
+            if size == 126:
+                if len(buf) - pos < 4:
+                    return pos
+                size, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+            elif size == 127:
+                if len(buf) - pos < 10:
+                    return pos
+                size, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+            masked = b1 & 0x80
+            key = bytes(buf[pos + head:pos + head + 4]) if masked else b""
+            head += 4 if masked else 0
+            if size > MAX_BODY:
+                self.gap(f"a WebSocket frame of {size} bytes is over the cap; the rest of "
+                         f"the WebSocket was not read")
+                return len(buf)
+            if len(buf) - pos < head + size:
+                return pos
+            payload = bytes(buf[pos + head:pos + head + size])
+            if masked:
+                payload = _unmask(payload, key)
+            if self.start is None:
+                self.start = now
+            self.wire += head + size
+            pos += head + size
+            opcode = b0 & 0x0F
+            if opcode in (1, 2):
+                self.compressed = bool(b0 & 0x40) and self.deflate
+                self.parts = bytearray(payload)
+            elif opcode == 0:
+                self.parts += payload
+            else:  # control frames (close, ping, pong) carry no upload of interest
+                if opcode == 8:
+                    self.start, self.wire = None, 0
+                continue
+            if b0 & 0x80:
+                self._message(now)
+        return len(buf)
+
+    def _message(self, now: tuple[float, int]) -> None:
+        payload = bytes(self.parts)
+        if self.compressed:
+            if self.fresh_context:
+                self.inflater = zlib.decompressobj(-15)
+            try:
+                payload = self.inflater.decompress(payload + b"\x00\x00\xff\xff", MAX_BODY)
+            except zlib.error as e:
+                self.notes.append(f"permessage-deflate data could not be inflated ({e}); "
+                                  f"payload kept as sent")
+        assert self.start is not None
+        message = WsMessage(payload, self.start[0], self.start[1], now[0], self.wire,
+                            self.notes)
+        self.parts, self.start, self.wire, self.notes = bytearray(), None, 0, []
+        self.conv.on_websocket(self.upgrade, message)
+
+    def gap(self, note: str) -> None:
+        """Frame boundaries are lost after a gap: stop reading this WebSocket."""
+        self.notes.append(note)
+        self.upgrade.notes.append(note + "; the rest of the WebSocket was not read")
+        self.broken = True
+
+    def close(self) -> None:
+        if self.parts and self.start is not None:
+            self.notes.append("the connection ended inside a fragmented message")
+            self._message(self.start)
+
+
+def _unmask(payload: bytes, key: bytes) -> bytes:
+    mask = int.from_bytes((key * (len(payload) // 4 + 1))[:len(payload)], "big")
+    return (int.from_bytes(payload, "big") ^ mask).to_bytes(len(payload), "big")

@@ -1,0 +1,406 @@
+"""pcap/pcapng captures to `Exchange`s, streaming: packets are framed (capfile), parsed
+(netparse), reassembled per connection and direction (tcpstream) and handed to the
+protocol found by content (apps). Memory grows with open connections, not file size."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from auditor.model import Exchange, InputInfo
+from auditor.sources.apps import (
+    RAW_BODY_LIMIT,
+    CaptureContext,
+    DnsTcpHandler,
+    Endpoints,
+    HttpHandler,
+    RawHandler,
+    TlsHandler,
+    dns_exchange,
+)
+from auditor.sources.capfile import iter_frames
+from auditor.sources.dns import parse_dns
+from auditor.sources.http1 import looks_like_request
+from auditor.sources.netparse import (
+    ACK,
+    FIN,
+    RST,
+    SYN,
+    TCP,
+    Defragmenter,
+    Segment,
+    format_endpoint,
+    format_ip,
+    ip_offset,
+    parse_ip,
+)
+from auditor.sources.tcpstream import Reassembler
+from auditor.sources.tlsmeta import (
+    QuicInitialReader,
+    is_quic_initial,
+    looks_like_client_hello,
+    looks_like_server_hello,
+)
+
+_TLS_KEYLOG_SECRETS = 0x544C534B
+_SNIFF_BYTES = 11  # enough client bytes to tell a request line or a ClientHello
+_IDLE_UDP = 120.0  # seconds of capture time after which a UDP flow is over
+_IDLE_TCP = 900.0
+_SWEEP_EVERY = 8192  # packets
+
+
+def read_pcap(
+    path: str,
+    info: InputInfo,
+    *,
+    keylogs: list[str],
+    progress: Callable[[int, int], None] | None,
+) -> Iterator[Exchange]:
+    """Every exchange in a pcap or pcapng file, as soon as it is complete."""
+    return _CaptureReader(path, info, keylogs).run(progress)
+
+
+class _TcpConnection:
+    """Both directions of one TCP connection, until its protocol is known and after."""
+
+    def __init__(self, ctx: CaptureContext, ends: Endpoints, client_key: tuple,
+                 server_key: tuple) -> None:
+        self.ctx = ctx
+        self.ends = ends
+        self.client_key = client_key  # (address bytes, port) of the client
+        self.server_key = server_key
+        self.up: Reassembler | None = None
+        self.down: Reassembler | None = None
+        self.handler: HttpHandler | TlsHandler | RawHandler | DnsTcpHandler | None = None
+        self.sniffed: list[tuple[bool, bytes, float, int]] = []  # before the protocol is known
+        self.sniffed_up = 0
+        self.fins = 0
+
+    def segment(self, seg: Segment, time: float, packet: int) -> bool:
+        """Feeds one segment; True when the connection is over."""
+        upward = (seg.src, seg.sport) == self.client_key
+        ends = self.ends
+        ends.last_time = time
+        stream = self.up if upward else self.down
+        flags = seg.flags
+        if stream is None:
+            first = (seg.seq + 1) & 0xFFFFFFFF if flags & SYN else seg.seq
+            handler = self.handler
+            sink = _Sink(self, upward) if handler is None else (
+                handler.up if upward else handler.down)
+            stream = Reassembler(sink, first)
+            if upward:
+                self.up = stream
+            else:
+                self.down = stream
+        if seg.payload or seg.missing:
+            size = len(seg.payload) + seg.missing
+            if upward:
+                ends.bytes_up += size
+            else:
+                ends.bytes_down += size
+            seq = (seg.seq + 1) & 0xFFFFFFFF if flags & SYN else seg.seq
+            stream.add(seq, seg.payload, time, packet, seg.missing)
+        if flags & FIN:
+            stream.fin((seg.seq + len(seg.payload) + seg.missing + (1 if flags & SYN else 0))
+                       & 0xFFFFFFFF)
+            self.fins |= 1 if upward else 2
+        return bool(flags & RST) or self.fins == 3
+
+    def sniff(self, upward: bool, chunk: bytes, time: float, packet: int) -> None:
+        """Holds the first bytes until the protocol can be told from them."""
+        self.sniffed.append((upward, chunk, time, packet))
+        if upward:
+            self.sniffed_up += len(chunk)
+        if self.sniffed_up >= _SNIFF_BYTES or not upward:
+            self.choose_handler()
+
+    def choose_handler(self) -> None:
+        head = b"".join(c for up, c, _, _ in self.sniffed if up)[:_SNIFF_BYTES]
+        ctx, ends = self.ctx, self.ends
+        if ends.server.endswith(":53"):
+            self.handler = DnsTcpHandler(ctx, ends)
+        elif looks_like_request(head):
+            self.handler = HttpHandler(ctx, ends)
+        elif looks_like_client_hello(head):
+            self.handler = TlsHandler(ctx, ends)
+        else:
+            self.handler = RawHandler(ctx, ends)
+        for stream, sink in ((self.up, self.handler.up), (self.down, self.handler.down)):
+            if stream is not None:
+                stream.sink = sink  # from now on, bytes go straight to the handler
+        sniffed, self.sniffed = self.sniffed, []
+        for upward, chunk, time, packet in sniffed:
+            sink = self.handler.up if upward else self.handler.down
+            sink.data(chunk, time, packet)
+
+    def close(self) -> None:
+        for stream in (self.up, self.down):
+            if stream is not None:
+                stream.close()
+        if self.handler is None:
+            if not self.sniffed:
+                return
+            self.choose_handler()
+        self.handler.close()
+        self._report_gaps()
+
+    def _report_gaps(self) -> None:
+        ends = self.ends
+        for stream, src, dst, what in ((self.up, ends.client, ends.server, "request"),
+                                       (self.down, ends.server, ends.client, "response")):
+            if stream is None or not stream.gaps:
+                continue
+            offset, missing = stream.gaps[0]
+            if len(stream.gaps) == 1:
+                text = f"{missing} bytes missing at seq offset {offset}"
+            else:
+                total = sum(m for _, m in stream.gaps)
+                text = (f"{len(stream.gaps)} gaps, {total} bytes missing, the first at seq "
+                        f"offset {offset}")
+            self.ctx.info.warn(f"TCP {src} -> {dst}: {text} (lost or cut by snaplen); the "
+                               f"{what} there is incomplete")
+
+
+class _Sink:
+    """Where one direction's reassembled bytes go: held while the protocol is unknown,
+    then straight to the handler."""
+
+    __slots__ = ("conn", "upward")
+
+    def __init__(self, conn: _TcpConnection, upward: bool) -> None:
+        self.conn, self.upward = conn, upward
+
+    def data(self, chunk: bytes, time: float, packet: int) -> None:
+        handler = self.conn.handler
+        if handler is None:
+            self.conn.sniff(self.upward, chunk, time, packet)
+        else:
+            (handler.up if self.upward else handler.down).data(chunk, time, packet)
+
+    def gap(self, missing: int, offset: int) -> None:
+        if self.conn.handler is None:
+            self.conn.choose_handler()
+        handler = self.conn.handler
+        (handler.up if self.upward else handler.down).gap(missing, offset)
+
+
+class _UdpFlow:
+    """A UDP conversation other than DNS: QUIC (listed with its SNI) or unknown."""
+
+    def __init__(self, ctx: CaptureContext, ends: Endpoints, client_key: tuple,
+                 server_key: tuple, quic: bool) -> None:
+        self.ctx, self.ends = ctx, ends
+        self.client_key, self.server_key = client_key, server_key
+        self.quic = QuicInitialReader() if quic else None
+        self.body = bytearray()
+        self.datagrams = [0, 0]
+
+    def datagram(self, seg: Segment, time: float) -> None:
+        ends = self.ends
+        ends.last_time = time
+        size = len(seg.payload) + seg.missing
+        if (seg.src, seg.sport) == self.client_key:
+            ends.bytes_up += size
+            self.datagrams[0] += 1
+            if self.quic is not None and seg.missing:
+                self.quic.error = "a QUIC Initial packet was cut by the capture's snaplen"
+            elif self.quic is not None:
+                self.quic.add(seg.payload)
+            elif len(self.body) < RAW_BODY_LIMIT:
+                self.body += seg.payload[:RAW_BODY_LIMIT - len(self.body)]
+        else:
+            ends.bytes_down += size
+            self.datagrams[1] += 1
+
+    def close(self) -> None:
+        e, ctx = self.ends, self.ctx
+        notes = [f"{self.datagrams[0]} datagrams up, {self.datagrams[1]} down"]
+        host = ctx.name_of(e.server_ip)
+        if self.quic is not None:
+            hello = self.quic.hello
+            if hello is not None and hello.sni:
+                host = hello.sni
+            elif self.quic.error:
+                notes.append(self.quic.error)
+            else:
+                notes.append("no complete ClientHello in the QUIC Initial packets")
+            alpn = ",".join(hello.alpn) if hello else ""
+            ctx.out.append(Exchange(
+                id=0, time=e.time, client=e.client, server=e.server, host=host,
+                transport="quic", readable=False, source=f"{ctx.path}#pkt {e.packet}",
+                bytes_up=e.bytes_up, bytes_down=e.bytes_down, server_ip=e.server_ip,
+                alpn=alpn, end_time=e.last_time, notes=tuple(notes)))
+            return
+        if e.bytes_up > RAW_BODY_LIMIT:
+            notes.append(f"only the first {RAW_BODY_LIMIT >> 10} KiB of the upload are kept")
+        ctx.out.append(Exchange(
+            id=0, time=e.time, client=e.client, server=e.server, host=host, transport="udp",
+            body=bytes(self.body), source=f"{ctx.path}#pkt {e.packet}", bytes_up=e.bytes_up,
+            bytes_down=e.bytes_down, server_ip=e.server_ip, end_time=e.last_time,
+            notes=tuple(notes)))
+
+
+class _CaptureReader:
+    def __init__(self, path: str, info: InputInfo, keylogs: list[str]) -> None:
+        self.ctx = CaptureContext(path, info)
+        self.info = info
+        self.defrag = Defragmenter()
+        self.tcp: dict[tuple, _TcpConnection] = {}
+        self.udp: dict[tuple, _UdpFlow] = {}
+        self.cut_packets = 0
+        self.first_cut = 0
+        if keylogs:
+            self._use_keylog(keylogs)
+
+    def _use_keylog(self, paths: list[str]) -> bool:
+        try:
+            from auditor.sources.tlsdecrypt import KeyLog
+        except ImportError:
+            if not self.ctx.missing_decryptor:
+                self.ctx.missing_decryptor = True
+                self.info.warn(f"{self.ctx.path}: TLS decryption is not available in this "
+                               f"installation; TLS connections are listed unread")
+            return False
+        if self.ctx.keylog is None:
+            self.ctx.keylog = KeyLog.from_files(paths)
+        return True
+
+    def _secrets(self, kind: int, data: bytes, origin: str) -> None:
+        if kind != _TLS_KEYLOG_SECRETS:
+            self.info.warn(f"{origin}: secrets of type {kind:#x} are not supported; ignored")
+        elif self._use_keylog([]):
+            self.ctx.keylog.add_text(data.decode("utf-8", "replace"), origin)
+
+    def run(self, progress: Callable[[int, int], None] | None) -> Iterator[Exchange]:
+        info, out, defrag = self.info, self.ctx.out, self.defrag
+        first_time = None
+        time = 0.0
+        for packet, time, linktype, data, _wirelen in iter_frames(
+                self.ctx.path, info, on_secrets=self._secrets, progress=progress):
+            if first_time is None:
+                first_time = info.first_time = time
+            info.packets = packet
+            offset = ip_offset(linktype, data)
+            if offset < 0:
+                continue
+            seg = parse_ip(data, offset, defrag)
+            if seg is None:
+                continue
+            if seg.missing:
+                self.cut_packets += 1
+                self.first_cut = self.first_cut or packet
+            if seg.proto == TCP:
+                self._tcp(seg, time, packet)
+            else:
+                self._udp(seg, time, packet)
+            if packet % _SWEEP_EVERY == 0:
+                self._sweep(time)
+            if out:
+                info.exchanges += len(out)
+                yield from out
+                out.clear()
+        info.last_time = time if first_time is not None else None
+        for flow in list(self.tcp.values()) + list(self.udp.values()):
+            self._close(flow)
+        self.tcp.clear()
+        self.udp.clear()
+        self._final_warnings()
+        info.exchanges += len(out)
+        yield from out
+        out.clear()
+
+    def _final_warnings(self) -> None:
+        path, info = self.ctx.path, self.info
+        if self.cut_packets:
+            info.warn(f"{path}: {self.cut_packets} packets were cut short by the capture's "
+                      f"snaplen (the first is packet {self.first_cut}); their missing bytes "
+                      f"are reported as gaps")
+        if self.defrag.incomplete:
+            info.warn(f"{path}: {self.defrag.incomplete} fragmented IP packets never got "
+                      f"all their fragments; they were skipped")
+
+    def _tcp(self, seg: Segment, time: float, packet: int) -> None:
+        key = (seg.src, seg.sport, seg.dst, seg.dport)
+        conn = self.tcp.get(key)
+        if conn is None:
+            conn = self._open_tcp(seg, time, packet)
+            if conn is None:
+                return
+        elif seg.flags & SYN and not seg.flags & ACK and conn.up is not None \
+                and (seg.src, seg.sport) == conn.client_key and conn.ends.bytes_up:
+            # the client port was reused for a new connection
+            self._close(conn)
+            conn = self._open_tcp(seg, time, packet)
+            if conn is None:
+                return
+        if conn.segment(seg, time, packet):
+            self._close(conn)
+
+    def _open_tcp(self, seg: Segment, time: float, packet: int) -> _TcpConnection | None:
+        flags = seg.flags
+        if flags & SYN:
+            client_is_sender = not flags & ACK
+        elif not seg.payload or flags & RST:
+            return None  # nothing to learn from a bare ACK/FIN of an unknown connection
+        elif looks_like_request(seg.payload) or looks_like_client_hello(seg.payload):
+            client_is_sender = True
+        elif seg.payload.startswith(b"HTTP/1.") or looks_like_server_hello(seg.payload):
+            client_is_sender = False
+        else:
+            client_is_sender = seg.sport >= seg.dport  # the lower port is the server's
+        if client_is_sender:
+            c_addr, c_port, s_addr, s_port = seg.src, seg.sport, seg.dst, seg.dport
+        else:
+            c_addr, c_port, s_addr, s_port = seg.dst, seg.dport, seg.src, seg.sport
+        ends = Endpoints(format_endpoint(c_addr, c_port), format_endpoint(s_addr, s_port),
+                         format_ip(s_addr), time, packet, time)
+        conn = _TcpConnection(self.ctx, ends, (c_addr, c_port), (s_addr, s_port))
+        self.tcp[(c_addr, c_port, s_addr, s_port)] = conn
+        self.tcp[(s_addr, s_port, c_addr, c_port)] = conn
+        return conn
+
+    def _udp(self, seg: Segment, time: float, packet: int) -> None:
+        if seg.sport == 53 or seg.dport == 53:
+            self._dns(seg, time, packet)
+            return
+        key = (seg.src, seg.sport, seg.dst, seg.dport)
+        flow = self.udp.get(key)
+        if flow is None:
+            quic = is_quic_initial(seg.payload)
+            client_is_sender = quic or not (seg.sport < 1024 <= seg.dport)
+            if client_is_sender:
+                c_addr, c_port, s_addr, s_port = seg.src, seg.sport, seg.dst, seg.dport
+            else:
+                c_addr, c_port, s_addr, s_port = seg.dst, seg.dport, seg.src, seg.sport
+            ends = Endpoints(format_endpoint(c_addr, c_port), format_endpoint(s_addr, s_port),
+                             format_ip(s_addr), time, packet, time)
+            flow = _UdpFlow(self.ctx, ends, (c_addr, c_port), (s_addr, s_port), quic)
+            self.udp[key] = self.udp[(seg.dst, seg.dport, seg.src, seg.sport)] = flow
+        flow.datagram(seg, time)
+
+    def _dns(self, seg: Segment, time: float, packet: int) -> None:
+        message = parse_dns(seg.payload)
+        if message is None:
+            return
+        if message.is_response:
+            self.ctx.learn(message)
+            return
+        ends = Endpoints(format_endpoint(seg.src, seg.sport), format_endpoint(seg.dst, seg.dport),
+                         format_ip(seg.dst), time, packet, time)
+        self.ctx.out.append(dns_exchange(self.ctx, ends, message, len(seg.payload), time,
+                                         packet))
+
+    def _close(self, flow: _TcpConnection | _UdpFlow) -> None:
+        table = self.tcp if isinstance(flow, _TcpConnection) else self.udp
+        key = (*flow.client_key, *flow.server_key)
+        if table.get(key) is not flow:
+            return  # already closed
+        del table[key]
+        table.pop((*flow.server_key, *flow.client_key), None)
+        flow.close()
+
+    def _sweep(self, now: float) -> None:
+        for table, idle in ((self.tcp, _IDLE_TCP), (self.udp, _IDLE_UDP)):
+            stale = {id(f): f for f in table.values() if now - f.ends.last_time > idle}
+            for flow in stale.values():
+                self._close(flow)

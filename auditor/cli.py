@@ -25,7 +25,8 @@ class ExitCode(IntEnum):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(with_proxy_options=bool(argv) and argv[0] == "proxy")
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         return ExitCode.OK
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, with_proxy_options: bool = True) -> argparse.ArgumentParser:
+    """The whole command line. mitmproxy is imported only when `proxy` is asked for."""
     parser = argparse.ArgumentParser(
         prog="auditor",
         description="Find the personal data a phone uploads, judge it against policies, "
@@ -69,16 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     analyze.set_defaults(func=cmd_analyze)
 
-    from auditor import proxy
-
     live = commands.add_parser(
         "proxy", help="audit a phone live: run mitmproxy with the auditor addon",
         description="Run mitmproxy with the auditor addon. Point the phone's Wi-Fi proxy "
                     "here; each personal datum it uploads is shown as it happens; Ctrl-C "
                     "writes the report.", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    proxy.add_arguments(live)
-    live.set_defaults(func=proxy.run)
+    if with_proxy_options:
+        from auditor import proxy
+
+        proxy.add_arguments(live)
+        live.set_defaults(func=proxy.run)
 
     check = commands.add_parser(
         "check", help="CI: hold every case folder to its expect.yaml",

@@ -1,0 +1,153 @@
+"""The addon inside mitmproxy's test context: options, hooks, errors that must not escape."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from harness import DEVICE_YAML, POLICY_YAML
+from mitmproxy import connection, exceptions
+from mitmproxy.proxy.context import Context
+from mitmproxy.test import taddons, tflow, tutils
+from mitmproxy.tls import TlsData
+from rich.console import Console
+
+from auditor import addon as addon_module
+from auditor.addon import Auditor, split_policies
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[Path, Path]:
+    device, policy = tmp_path / "device.yaml", tmp_path / "policy.yaml"
+    device.write_text(DEVICE_YAML)
+    policy.write_text(POLICY_YAML)
+    return device, policy
+
+
+def _auditor() -> tuple[Auditor, io.StringIO]:
+    out = io.StringIO()
+    return Auditor(Console(file=out, width=200, color_system=None)), out
+
+
+def _upload(body: bytes, host: str = "api.account.xiaomi.com") -> tflow.http.HTTPFlow:
+    request = tutils.treq(method=b"POST", content=body,
+                          headers=tutils.http.Headers(host=host))
+    return tflow.tflow(req=request)
+
+
+def test_policies_may_be_repeated_or_comma_separated() -> None:
+    assert split_policies(["a.yaml,b.yaml", " rules/ ", ""]) == ["a.yaml", "b.yaml", "rules/"]
+
+
+def test_a_missing_device_profile_stops_mitmproxy_naming_the_file(tmp_path: Path) -> None:
+    auditor, _ = _auditor()
+    missing = str(tmp_path / "nowhere/device.yaml")
+    with taddons.context(auditor) as tctx, pytest.raises(exceptions.OptionsError, match=missing):
+        tctx.configure(auditor, auditor_device=missing)
+
+
+def test_a_report_path_without_known_format_is_refused(setup) -> None:
+    auditor, _ = _auditor()
+    with taddons.context(auditor) as tctx, pytest.raises(exceptions.OptionsError):
+        tctx.configure(auditor, auditor_report="report.unknown-format")
+
+
+def test_uploads_are_analysed_and_reported_on_done(setup, tmp_path: Path) -> None:
+    device, policy = setup
+    auditor, out = _auditor()
+    report = tmp_path / "report.json"
+    with taddons.context(auditor) as tctx:
+        tctx.configure(auditor, auditor_device=str(device), auditor_policy=[str(policy)],
+                       auditor_report=str(report))
+        flow = _upload(b"imei=867203024182737&imsi=460013728150946")
+        auditor.request(flow)
+        flow.response = tutils.tresp()
+        auditor.response(flow)
+        auditor.done()
+    assert flow.request.content == b"imei=867203024182737&imsi=460013728150946"  # untouched
+    result = auditor.result
+    assert {o.data_type for o in result.observations} >= {"imei", "imsi"}
+    assert [f.rule for f in result.findings] == ["no-identifiers-before-opt-in"]
+    assert result.exchanges[0].status == 200  # the response is counted afterwards
+    assert "no-identifiers-before-opt-in" in out.getvalue()  # printed live
+    written = json.loads(report.read_text())
+    assert written["findings"][0]["rule"] == "no-identifiers-before-opt-in"
+    assert written["inputs"][0]["kind"] == "live"
+
+
+def test_a_crash_in_one_flow_is_counted_and_the_next_flow_still_analysed(
+        setup, monkeypatch) -> None:
+    device, policy = setup
+    auditor, _ = _auditor()
+    real = addon_module.live.http_exchange
+    calls = []
+
+    def flaky(flow, **kw):
+        calls.append(flow)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return real(flow, **kw)
+
+    monkeypatch.setattr(addon_module.live, "http_exchange", flaky)
+    with taddons.context(auditor) as tctx:
+        tctx.configure(auditor, auditor_device=str(device), auditor_policy=[str(policy)])
+        auditor.request(_upload(b"x=1"))
+        auditor.request(_upload(b"imei=867203024182737"))
+        auditor.done()
+    assert auditor.info.warnings == ["flow 1: analysis failed: RuntimeError: boom"]
+    assert [o.data_type for o in auditor.result.observations] == ["imei"]
+
+
+def test_opt_in_command_judges_later_uploads_after_opt_in(setup) -> None:
+    device, policy = setup
+    auditor, out = _auditor()
+    with taddons.context(auditor) as tctx:
+        tctx.configure(auditor, auditor_device=str(device), auditor_policy=[str(policy)])
+        before = _upload(b"imei=867203024182737")
+        auditor.request(before)
+        tctx.master.commands.call("auditor.opt_in")
+        after = _upload(b"imei=867203024182810")
+        after.request.timestamp_start = before.request.timestamp_start + 10**9  # surely after
+        auditor.request(after)
+        auditor.done()
+    result = auditor.result
+    assert result.opt_in_source == "live: auditor.opt_in command"
+    assert [f.consent for f in result.findings] == ["before-opt-in"]
+    assert result.findings[0].exchanges == (1,)
+    assert "opt-in marked" in out.getvalue()
+
+
+def test_refused_certificate_is_an_unreadable_exchange_and_a_warning(setup) -> None:
+    device, policy = setup
+    auditor, _ = _auditor()
+    client = tflow.tclient_conn()
+    client.sni = "api.account.xiaomi.com"
+    with taddons.context(auditor) as tctx:
+        tctx.configure(auditor, auditor_device=str(device), auditor_policy=[str(policy)])
+        ctx = Context(client, tctx.options)
+        ctx.server = connection.Server(address=("203.0.113.9", 443))
+        auditor.tls_failed_client(TlsData(client, ctx))
+        auditor.done()
+    (exchange,) = auditor.result.exchanges
+    assert exchange.transport == "tls" and not exchange.readable
+    assert auditor.info.warnings == [
+        ("live#1: could not inspect api.account.xiaomi.com: the app refused our certificate "
+        "(pinning?)")]
+
+
+def test_websocket_dns_and_raw_messages_reach_the_engine(setup) -> None:
+    device, policy = setup
+    auditor, _ = _auditor()
+    with taddons.context(auditor) as tctx:
+        tctx.configure(auditor, auditor_device=str(device), auditor_policy=[str(policy)])
+        ws = tflow.twebsocketflow()
+        auditor.websocket_message(ws)  # last message of the builder's is from the server
+        ws.websocket.messages[-1].from_client = True
+        auditor.websocket_message(ws)
+        auditor.tcp_message(tflow.ttcpflow())  # last message is from the server
+        auditor.dns_request(tflow.tdnsflow())
+        auditor.done()
+    assert [e.transport for e in auditor.result.exchanges] == ["ws", "dns"]
+    assert auditor.info.warnings == []

@@ -83,7 +83,7 @@ class Exchange:
     source: str = ""  # where it came from: "capture.pcap#pkt 12", "flows.mitm#3", "live"
     bytes_up: int = 0  # bytes the phone sent in this exchange (headers + body on the wire)
     bytes_down: int = 0  # bytes the server answered with (counted, never parsed)
-    status: int | None = None  # HTTP response status, when a response was seen
+    status: int | None = None  # HTTP response status, or the DNS answer's RCODE, when seen
     server_ip: str = ""  # the IP address of the server, when known
     alpn: str = ""  # negotiated or offered ALPN for TLS, when known
     end_time: float | None = None  # time of the last byte of the exchange, when known

@@ -4,8 +4,11 @@ byte streams and turns them into `Exchange`s when they are complete."""
 
 from __future__ import annotations
 
+import heapq
 import struct
-from dataclasses import dataclass, field
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -70,11 +73,18 @@ def dns_exchange(ctx: CaptureContext, ends: Endpoints, message: DnsMessage, size
                     bytes_up=size, server_ip=ends.server_ip, end_time=time)
 
 
+def dns_answered(query: Exchange, raw: bytes, size: int, time: float) -> Exchange:
+    """The query with what its answer `raw` said: the RCODE (0 = NOERROR, 3 = NXDOMAIN)
+    as status; `size`, the answer's bytes on the wire, as bytes_down."""
+    return replace(query, status=raw[3] & 0x0F, bytes_down=size, end_time=time)
+
+
 class HttpHandler:
     """HTTP/1 in the clear (or inside decrypted TLS, with `scheme` https)."""
 
-    def __init__(self, ctx: CaptureContext, ends: Endpoints, scheme: str = "http") -> None:
-        self.ctx, self.ends, self.scheme = ctx, ends, scheme
+    def __init__(self, ctx: CaptureContext, ends: Endpoints, scheme: str = "http",
+                 alpn: str = "") -> None:
+        self.ctx, self.ends, self.scheme, self.alpn = ctx, ends, scheme, alpn
         self.conv = HttpConversation(self._request, self._websocket)
         self.up, self.down = self.conv.up, self.conv.down
 
@@ -117,7 +127,8 @@ class HttpHandler:
             headers=tuple(request.headers), body=body, decrypted=self.scheme == "https",
             source=f"{self.ctx.path}#pkt {request.packet}", bytes_up=request.bytes_up,
             bytes_down=request.bytes_down, status=request.status,
-            server_ip=self.ends.server_ip, end_time=request.end_time, notes=tuple(notes)))
+            server_ip=self.ends.server_ip, alpn=self.alpn, end_time=request.end_time,
+            notes=tuple(notes)))
 
     def _websocket(self, upgrade: HttpMessage, message: WsMessage) -> None:
         host, url = self._target(upgrade)
@@ -127,21 +138,25 @@ class HttpHandler:
             host=host, transport=scheme, url=scheme + url[url.find(":"):],
             body=message.payload, decrypted=scheme == "wss",
             source=f"{self.ctx.path}#pkt {message.packet}", bytes_up=message.bytes_up,
-            server_ip=self.ends.server_ip, end_time=message.end_time,
-            notes=tuple(message.notes)))
+            bytes_down=message.bytes_down, server_ip=self.ends.server_ip, alpn=self.alpn,
+            end_time=message.end_time, notes=tuple(message.notes)))
 
 
 class _Collector:
-    """A stream sink that counts, remembers the first `limit` bytes and any gaps."""
+    """A stream sink that counts, remembers the first `limit` bytes and any gaps — and,
+    while `segments` is a list, which captured segment each kept chunk came in."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.kept = bytearray()
         self.records = [0, 0, 0, 0]
         self.gaps: list[str] = []
+        self.segments: list[tuple[int, float, int]] | None = None  # (kept offset, time, pkt)
 
     def data(self, chunk: bytes, time: float, packet: int) -> None:
         if len(self.kept) < self.limit:
+            if self.segments is not None:
+                self.segments.append((len(self.kept), time, packet))
             self.kept += chunk[:self.limit - len(self.kept)]
         count_records(self.records, chunk)
 
@@ -174,15 +189,18 @@ class RawHandler:
 
 
 class DnsTcpHandler:
-    """DNS over TCP: length-prefixed messages; queries are exchanges, answers name IPs."""
+    """DNS over TCP: length-prefixed messages; queries are exchanges, out when their
+    answer comes (or the connection ends); answers also name IPs."""
 
     def __init__(self, ctx: CaptureContext, ends: Endpoints) -> None:
         self.ctx, self.ends = ctx, ends
         self.up = _DnsTcpStream(self, query=True)
         self.down = _DnsTcpStream(self, query=False)
+        self.pending: dict[int, Exchange] = {}  # unanswered queries by DNS id
 
     def close(self) -> None:
-        """Every message was handled as it completed."""
+        self.ctx.out.extend(self.pending.values())
+        self.pending.clear()
 
 
 class _DnsTcpStream:
@@ -204,12 +222,19 @@ class _DnsTcpStream:
             message = parse_dns(raw)
             if message is None:
                 continue
-            ctx = self.handler.ctx
+            handler = self.handler
+            ctx = handler.ctx
             if self.query and not message.is_response:
-                ctx.out.append(dns_exchange(ctx, self.handler.ends, message, size + 2,
-                                            time, packet))
+                earlier = handler.pending.pop(message.id, None)
+                if earlier is not None:
+                    ctx.out.append(earlier)
+                handler.pending[message.id] = dns_exchange(ctx, handler.ends, message,
+                                                           size + 2, time, packet)
             elif message.is_response:
                 ctx.learn(message)
+                query = handler.pending.pop(message.id, None)
+                if query is not None:
+                    ctx.out.append(dns_answered(query, raw, size + 2, time))
 
     def gap(self, missing: int, offset: int) -> None:
         self.broken = True  # message boundaries are lost
@@ -229,13 +254,62 @@ class _HelloCollector(_Collector):
             self.handler.client_hello()
 
 
+class _Timeline:
+    """When a byte of one direction's decrypted data was captured: its plaintext offset
+    maps through the TLS record that held it to an offset in the TCP stream (plaintext
+    and ciphertext run byte for byte inside a record), and that to the segment."""
+
+    def __init__(self, marks: list[tuple[int, int]],
+                 segments: list[tuple[int, float, int]] | None, default: tuple[float, int]
+                 ) -> None:
+        self.marks = marks  # (plaintext offset, stream offset), see Decrypted.client_marks
+        self.plain = [plain for plain, _ in marks]
+        self.segments = segments or []
+        self.starts = [start for start, _, _ in self.segments]
+        self.default = default  # (time, packet) when nothing better is known
+
+    def at(self, offset: int) -> tuple[float, int]:
+        """(time, packet) of the segment that carried plaintext byte `offset`."""
+        record = bisect_right(self.plain, offset) - 1
+        if record < 0:
+            return self.default
+        plain, cipher = self.marks[record]
+        return self._segment(bisect_right(self.starts, cipher + offset - plain) - 1)
+
+    def chunks(self, data: bytes) -> Iterator[tuple[int, bytes, float]]:
+        """(packet, bytes, time): `data` cut where a TLS record or a segment begins."""
+        marks = self.marks
+        if not marks and data:
+            yield self.default[1], data, self.default[0]
+        for record, (plain, cipher) in enumerate(marks):
+            end = marks[record + 1][0] if record + 1 < len(marks) else len(data)
+            while plain < end:
+                index = bisect_right(self.starts, cipher) - 1
+                stop = end
+                if index + 1 < len(self.starts):
+                    stop = min(end, plain + self.starts[index + 1] - cipher)
+                time, packet = self._segment(index)
+                yield packet, data[plain:stop], time
+                cipher += stop - plain
+                plain = stop
+
+    def _segment(self, index: int) -> tuple[float, int]:
+        if index < 0:
+            return self.default
+        _, time, packet = self.segments[index]
+        return time, packet
+
+
 class TlsHandler:
     """A TLS connection: listed with SNI, ALPN, sizes and record counts — or, when the
-    key log holds its keys, decrypted and read as HTTPS."""
+    key log holds its keys, decrypted and read as HTTPS, each request timed by the
+    segment that carried its first byte."""
 
     def __init__(self, ctx: CaptureContext, ends: Endpoints) -> None:
         self.ctx, self.ends = ctx, ends
         self.up, self.down = _HelloCollector(self), _Collector(_HELLO_LIMIT)
+        # segments are noted until the ClientHello tells whether the keys are known
+        self.up.segments, self.down.segments = [], []
         self.hello: Hello | None = None
         self.decrypting = False
 
@@ -250,6 +324,8 @@ class TlsHandler:
         if self.hello is not None and keylog is not None and keylog.has(self.hello.random):
             self.decrypting = True
             self.up.limit = self.down.limit = MAX_BODY
+        elif self.hello is not None:
+            self.up.segments = self.down.segments = None  # only decrypted data needs them
 
     def close(self) -> None:
         self.client_hello()
@@ -257,8 +333,7 @@ class TlsHandler:
             return
         e = self.ends
         hello = self.hello
-        server = parse_hello(handshake_message(bytes(self.down.kept)) or b"\x00")
-        alpn = ",".join(server.alpn if server and server.alpn else (hello.alpn if hello else []))
+        server = self._server_hello()
         notes = [f"{self.up.records[0]} TLS records up, {self.down.records[0]} down"]
         if hello is None:
             notes.append("no complete ClientHello was captured")
@@ -269,45 +344,77 @@ class TlsHandler:
         self.ctx.out.append(Exchange(
             id=0, time=e.time, client=e.client, server=e.server, host=host, transport="tls",
             readable=False, source=f"{self.ctx.path}#pkt {e.packet}", bytes_up=e.bytes_up,
-            bytes_down=e.bytes_down, server_ip=e.server_ip, alpn=alpn, end_time=e.last_time,
-            notes=tuple(notes)))
+            bytes_down=e.bytes_down, server_ip=e.server_ip, alpn=self._alpn(server),
+            end_time=e.last_time, notes=tuple(notes)))
+
+    def _server_hello(self) -> Hello | None:
+        return parse_hello(handshake_message(bytes(self.down.kept)) or b"\x00")
+
+    def _alpn(self, server: Hello | None) -> str:
+        """The ALPN the ServerHello chose (TLS 1.2), else what the ClientHello offered."""
+        hello = self.hello
+        return ",".join(server.alpn if server and server.alpn else (hello.alpn if hello else []))
 
     def _decrypt(self) -> bool:
         """Read the connection with its keys; False when that failed (it is then listed)."""
-        from auditor.sources.tlsdecrypt import decrypt_connection
-
-        e = self.ends
+        e, out = self.ends, self.ctx.out
         where = f"TLS {e.client} -> {e.server}"
         if len(self.up.kept) >= MAX_BODY or len(self.down.kept) >= MAX_BODY:
             self.ctx.info.warn(f"{where}: over {MAX_BODY >> 20} MiB each way; only the "
                                f"first {MAX_BODY >> 20} MiB were decrypted")
+        ready = len(out)
+        try:
+            return self._read_decrypted(where)
+        except Exception as error:  # noqa: BLE001 - one bad connection must not end the run
+            del out[ready:]  # what it gave so far would be half of it
+            self.ctx.info.warn(f"{where}: reading the decrypted connection failed "
+                               f"({type(error).__name__}: {error}); it is listed unread")
+            return False
+
+    def _read_decrypted(self, where: str) -> bool:
+        from auditor.sources.http2 import CLIENT_PREFACE
+        from auditor.sources.tlsdecrypt import decrypt_connection
+
+        e = self.ends
         result = decrypt_connection(bytes(self.up.kept), bytes(self.down.kept),
                                     self.ctx.keylog)
         for warning in result.warnings:
             self.ctx.info.warn(f"{where}: {warning}")
         if not result.ok:
             return False
-        authority = self.hello.sni if self.hello and self.hello.sni else e.server_ip
-        if result.alpn == "h2":
-            self._http2(result.client_data, result.server_data, authority)
-        else:
-            http = HttpHandler(self.ctx, e, scheme="https")
-            http.up.data(result.client_data, e.time, e.packet)
-            http.down.data(result.server_data, e.last_time, e.packet)
-            http.close()
+        alpn = result.alpn or self._alpn(self._server_hello())
+        up = _Timeline(result.client_marks, self.up.segments, (e.time, e.packet))
+        down = _Timeline(result.server_marks, self.down.segments, (e.last_time, e.packet))
+        if alpn == "h2" or result.client_data.startswith(CLIENT_PREFACE):
+            self._http2(result.client_data, result.server_data, up, where)
+            return True
+        http = HttpHandler(self.ctx, e, scheme="https", alpn=alpn)
+        # both directions in capture order, as they would arrive in the clear
+        for packet, chunk, time, upward in heapq.merge(
+                ((p, c, t, True) for p, c, t in up.chunks(result.client_data)),
+                ((p, c, t, False) for p, c, t in down.chunks(result.server_data)),
+                key=lambda item: item[0]):
+            (http.up if upward else http.down).data(chunk, time, packet)
+        http.close()
         return True
 
-    def _http2(self, client_data: bytes, server_data: bytes, authority: str) -> None:
+    def _http2(self, client_data: bytes, server_data: bytes, up: _Timeline,
+               where: str) -> None:
         from auditor.sources.http2 import parse_http2
 
         e = self.ends
-        for request in parse_http2(client_data, server_data):
+        authority = self.hello.sni if self.hello and self.hello.sni else e.server_ip
+        warnings: list[str] = []
+        for request in parse_http2(client_data, server_data, warnings):
             host = request.authority or authority
+            time, packet = up.at(request.offset)
             self.ctx.out.append(Exchange(
-                id=0, time=e.time, client=e.client, server=e.server, host=split_host(host),
+                id=0, time=time, client=e.client, server=e.server, host=split_host(host),
                 transport="https", method=request.method, url=f"https://{host}{request.path}",
                 headers=tuple(request.headers), body=request.body, decrypted=True,
-                source=f"{self.ctx.path}#pkt {e.packet}", bytes_up=len(request.body),
+                source=f"{self.ctx.path}#pkt {packet}", bytes_up=len(request.body),
                 bytes_down=request.bytes_down, status=request.status,
                 server_ip=e.server_ip, alpn="h2", end_time=e.last_time,
                 notes=(f"HTTP/2 stream {request.stream_id}",)))
+        for warning in warnings:
+            self.ctx.info.warn(f"{where}: {warning}")

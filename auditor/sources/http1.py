@@ -74,6 +74,7 @@ class WsMessage:
     end_time: float
     bytes_up: int
     notes: list[str]
+    bytes_down: int = 0  # server bytes since the previous client message (counted only)
 
 
 def _parse_head(head: bytes, line_re: re.Pattern) -> tuple[re.Match | None, list[tuple[str, str]]]:
@@ -373,6 +374,11 @@ class _ClientStream:
         if request.status == 101 and "websocket" in request.header("upgrade").lower():
             self.state = "websocket"
             self.ws = _WebSocketReader(self.conv, request)
+            # the upgrade goes out before the messages it opened, in stream order
+            request.notes.append("the connection switched to WebSocket; the client's "
+                                 "messages follow as their own exchanges")
+            request.answered = True
+            self.conv.emit_ready()
         elif request.status == 101 or (request.method == "CONNECT" and request.status
                                         and 200 <= request.status < 300):
             self.state = "opaque"
@@ -462,6 +468,10 @@ class _ServerStream:
         self.buf.clear()
 
     def _count(self, size: int) -> None:
+        ws = self.conv.up.ws
+        if self.state == "opaque" and ws is not None:
+            ws.down += size  # the upgrade request is out; the next message carries them
+            return
         target = self.request or (self.conv.requests[-1] if self.conv.requests else None)
         if target is not None:
             target.bytes_down += size
@@ -527,6 +537,7 @@ class _WebSocketReader:
         self.parts = bytearray()
         self.start: tuple[float, int] | None = None
         self.wire = 0
+        self.down = 0  # server bytes since the last message
         self.compressed = False
         self.broken = False
         self.notes: list[str] = []
@@ -591,8 +602,8 @@ class _WebSocketReader:
                                   f"payload kept as sent")
         assert self.start is not None
         message = WsMessage(payload, self.start[0], self.start[1], now[0], self.wire,
-                            self.notes)
-        self.parts, self.start, self.wire, self.notes = bytearray(), None, 0, []
+                            self.notes, self.down)
+        self.parts, self.start, self.wire, self.notes, self.down = bytearray(), None, 0, [], 0
         self.conv.on_websocket(self.upgrade, message)
 
     def gap(self, note: str) -> None:

@@ -40,6 +40,7 @@ class H2Request:
     status: int | None = None  # final (non-1xx) :status of the response, when seen
     bytes_down: int = 0  # bytes of the server's frames on this stream, frame headers included
     reset: bool = False  # a RST_STREAM ended the stream
+    offset: int = 0  # where the HEADERS frame that opened the stream starts in client_data
 
 
 @dataclass
@@ -48,10 +49,12 @@ class _Frame:
     flags: int
     stream_id: int
     payload: bytes
+    offset: int  # where the frame starts in its direction's data
 
 
-def _frames(data: bytes, side: str, warnings: list[str]) -> list[_Frame]:
-    frames, pos = [], 0
+def _frames(data: bytes, side: str, warnings: list[str], start: int = 0) -> list[_Frame]:
+    """The frames of `data` from `start` on."""
+    frames, pos = [], start
     while pos < len(data):
         if len(data) - pos < _FRAME_HEADER:
             warnings.append(f"http2 {side}: the data ends inside a frame header")
@@ -64,7 +67,7 @@ def _frames(data: bytes, side: str, warnings: list[str]) -> list[_Frame]:
             break
         stream_id = int.from_bytes(data[pos + 5:pos + 9], "big") & 0x7FFFFFFF
         frames.append(_Frame(data[pos + 3], data[pos + 4], stream_id,
-                             data[pos + _FRAME_HEADER:end]))
+                             data[pos + _FRAME_HEADER:end], pos))
         pos = end
     return frames
 
@@ -135,11 +138,12 @@ def parse_http2(client_data: bytes, server_data: bytes,
     broken header block) is appended to `warnings` and the rest is still returned.
     """
     warnings = warnings if warnings is not None else []
+    start = 0
     if client_data.startswith(CLIENT_PREFACE):
-        client_data = client_data[len(CLIENT_PREFACE):]
+        start = len(CLIENT_PREFACE)
     else:
         warnings.append("http2 client: no connection preface; reading frames from byte 0")
-    client_frames = _frames(client_data, "client", warnings)
+    client_frames = _frames(client_data, "client", warnings, start)
     server_frames = _frames(server_data, "server", warnings)
     requests: dict[int, H2Request] = {}
     _read_client(client_frames, _decoder(_table_size(server_frames)), requests, warnings)
@@ -160,7 +164,8 @@ def _read_client(frames: list[_Frame], decoder: Decoder, requests: dict[int, H2R
                 break
             request = requests.get(frame.stream_id)
             if request is None:
-                request = requests[frame.stream_id] = H2Request(frame.stream_id)
+                request = requests[frame.stream_id] = H2Request(frame.stream_id,
+                                                                offset=frame.offset)
                 bodies[frame.stream_id] = bytearray()
             _apply_request_headers(request, headers)
         elif frame.type == DATA and frame.stream_id in bodies:

@@ -15,6 +15,7 @@ from auditor.sources.apps import (
     HttpHandler,
     RawHandler,
     TlsHandler,
+    dns_answered,
     dns_exchange,
 )
 from auditor.sources.capfile import iter_frames
@@ -46,6 +47,7 @@ _SNIFF_BYTES = 11  # enough client bytes to tell a request line or a ClientHello
 _IDLE_UDP = 120.0  # seconds of capture time after which a UDP flow is over
 _IDLE_TCP = 900.0
 _SWEEP_EVERY = 8192  # packets
+_DNS_WAIT = 5.0  # seconds of capture time a DNS query waits for its answer
 
 
 def read_pcap(
@@ -249,6 +251,9 @@ class _CaptureReader:
         self.udp: dict[tuple, _UdpFlow] = {}
         self.cut_packets = 0
         self.first_cut = 0
+        # unanswered DNS queries, oldest first, by (client, server, DNS id)
+        self.dns_pending: dict[tuple[str, str, int], Exchange] = {}
+        self.keylog_warned = 0  # how many of the key log's warnings are on the input
         if keylogs:
             self._use_keylog(keylogs)
 
@@ -263,13 +268,22 @@ class _CaptureReader:
             return False
         if self.ctx.keylog is None:
             self.ctx.keylog = KeyLog.from_files(paths)
+            self._keylog_warnings()
         return True
+
+    def _keylog_warnings(self) -> None:
+        """Bad key log lines, each once, on this input."""
+        new = self.ctx.keylog.warnings[self.keylog_warned:]
+        self.keylog_warned += len(new)
+        for warning in new:
+            self.info.warn(f"key log {warning}")
 
     def _secrets(self, kind: int, data: bytes, origin: str) -> None:
         if kind != _TLS_KEYLOG_SECRETS:
             self.info.warn(f"{origin}: secrets of type {kind:#x} are not supported; ignored")
         elif self._use_keylog([]):
             self.ctx.keylog.add_text(data.decode("utf-8", "replace"), origin)
+            self._keylog_warnings()
 
     def run(self, progress: Callable[[int, int], None] | None) -> Iterator[Exchange]:
         info, out, defrag = self.info, self.ctx.out, self.defrag
@@ -304,6 +318,7 @@ class _CaptureReader:
             self._close(flow)
         self.tcp.clear()
         self.udp.clear()
+        self._flush_dns(None)
         self._final_warnings()
         info.exchanges += len(out)
         yield from out
@@ -382,13 +397,30 @@ class _CaptureReader:
         message = parse_dns(seg.payload)
         if message is None:
             return
+        self._flush_dns(time - _DNS_WAIT)
+        src, dst = format_endpoint(seg.src, seg.sport), format_endpoint(seg.dst, seg.dport)
         if message.is_response:
             self.ctx.learn(message)
+            query = self.dns_pending.pop((dst, src, message.id), None)
+            if query is not None:
+                self.ctx.out.append(dns_answered(query, seg.payload, len(seg.payload), time))
             return
-        ends = Endpoints(format_endpoint(seg.src, seg.sport), format_endpoint(seg.dst, seg.dport),
-                         format_ip(seg.dst), time, packet, time)
-        self.ctx.out.append(dns_exchange(self.ctx, ends, message, len(seg.payload), time,
-                                         packet))
+        key = (src, dst, message.id)
+        earlier = self.dns_pending.pop(key, None)
+        if earlier is not None:  # the same query again: the first one went unanswered
+            self.ctx.out.append(earlier)
+        ends = Endpoints(src, dst, format_ip(seg.dst), time, packet, time)
+        self.dns_pending[key] = dns_exchange(self.ctx, ends, message, len(seg.payload), time,
+                                             packet)
+
+    def _flush_dns(self, asked_before: float | None) -> None:
+        """Hand out the queries asked before then (all when None) that got no answer."""
+        pending = self.dns_pending
+        while pending:
+            key = next(iter(pending))
+            if asked_before is not None and pending[key].time >= asked_before:
+                return
+            self.ctx.out.append(pending.pop(key))
 
     def _close(self, flow: _TcpConnection | _UdpFlow) -> None:
         table = self.tcp if isinstance(flow, _TcpConnection) else self.udp
@@ -400,6 +432,7 @@ class _CaptureReader:
         flow.close()
 
     def _sweep(self, now: float) -> None:
+        self._flush_dns(now - _DNS_WAIT)
         for table, idle in ((self.tcp, _IDLE_TCP), (self.udp, _IDLE_UDP)):
             stale = {id(f): f for f in table.values() if now - f.ends.last_time > idle}
             for flow in stale.values():

@@ -56,6 +56,12 @@ class Decrypted:
     client_records: int = 0  # TLS records on the wire, client to server
     server_records: int = 0  # TLS records on the wire, server to client
     encrypt_then_mac: bool = False  # TLS 1.2 CBC: RFC 7366 encrypt-then-MAC was negotiated
+    # Where each decrypted record's plaintext lies, so the reader can tell which captured
+    # segment carried a byte: (offset in client_data, offset in the client's TCP stream of
+    # that record's first plaintext byte), one pair per application data record, in order.
+    # Within a record plaintext and ciphertext run byte for byte.
+    client_marks: list[tuple[int, int]] = field(default_factory=list)
+    server_marks: list[tuple[int, int]] = field(default_factory=list)  # likewise, server_data
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +132,7 @@ class _Record:
     type: int
     header: bytes  # the 5 header bytes as on the wire (TLS 1.3 authenticates them)
     payload: bytes
+    offset: int  # where the record header starts in its direction's stream
 
 
 def _split_records(stream: bytes, side: str, warnings: list[str]) -> list[_Record]:
@@ -150,7 +157,7 @@ def _split_records(stream: bytes, side: str, warnings: list[str]) -> list[_Recor
                             f"{length} bytes missing; a gap in the capture?); "
                             f"that record is not decrypted")
             break
-        records.append(_Record(header[0], header, stream[pos + 5:end]))
+        records.append(_Record(header[0], header, stream[pos + 5:end], pos))
         pos = end
     return records
 
@@ -313,6 +320,8 @@ class _Tls12Keys:
         self._encrypt_then_mac = encrypt_then_mac
         self._aead = None if suite.cipher == "cbc" else _aead(suite, key)
         self._seq = 0
+        #: Bytes of a record payload before its plaintext: explicit nonce (GCM) or IV (CBC).
+        self.plain_start = {"gcm": 8, "cbc": 16, "chacha": 0}[suite.cipher]
 
     def open(self, record: _Record) -> bytes:
         seq = self._seq.to_bytes(8, "big")
@@ -387,9 +396,10 @@ def _tls12_keys(suite: CipherSuite, master: bytes, client: _Hello, server: _Hell
 # --- one direction ----------------------------------------------------------------------
 
 
-def _read_tls12(records: list[_Record], keys: _Tls12Keys, side: str,
-                warnings: list[str]) -> tuple[bytes, int]:
-    """(application data, records decrypted) of one TLS 1.2 direction."""
+def _read_tls12(records: list[_Record], keys: _Tls12Keys, side: str, warnings: list[str],
+                marks: list[tuple[int, int]]) -> tuple[bytes, int]:
+    """(application data, records decrypted) of one TLS 1.2 direction; `marks` gets
+    where each record's plaintext lies (see `Decrypted.client_marks`)."""
     data, opened, protected = bytearray(), 0, False
     for number, record in enumerate(records, 1):
         if not protected:
@@ -403,16 +413,18 @@ def _read_tls12(records: list[_Record], keys: _Tls12Keys, side: str,
                             f"is not decrypted")
             break
         opened += 1
-        if record.type == APPLICATION_DATA:
+        if record.type == APPLICATION_DATA and plain:
+            marks.append((len(data), record.offset + 5 + keys.plain_start))
             data += plain
     return bytes(data), opened
 
 
 def _read_tls13(records: list[_Record], suite: CipherSuite, handshake_secret: bytes | None,
-                traffic_secret: bytes | None, side: str,
-                result: Decrypted) -> tuple[bytes, int]:
+                traffic_secret: bytes | None, side: str, result: Decrypted,
+                marks: list[tuple[int, int]]) -> tuple[bytes, int]:
     """(application data, records decrypted) of one TLS 1.3 direction. Handshake keys
-    protect the records up to this side's Finished, traffic keys those after it."""
+    protect the records up to this side's Finished, traffic keys those after it; `marks`
+    gets where each record's plaintext lies (see `Decrypted.client_marks`)."""
     data, opened, passed_over = bytearray(), 0, 0
     label = side.upper()
     if traffic_secret is None:
@@ -439,7 +451,8 @@ def _read_tls13(records: list[_Record], suite: CipherSuite, handshake_secret: by
                                    f"data?); the rest of this direction is not decrypted")
             break
         opened += 1
-        if inner_type == APPLICATION_DATA:
+        if inner_type == APPLICATION_DATA and content:
+            marks.append((len(data), record.offset + 5))
             data += content
         elif inner_type == HANDSHAKE:
             for msg_type, body in messages.feed(content):
@@ -511,10 +524,10 @@ def _decrypt_tls13(client_hello: _Hello, suite: CipherSuite, client_records: lis
     # The server side first: its EncryptedExtensions carry the negotiated ALPN.
     result.server_data, server_opened = _read_tls13(
         server_records, suite, secret("SERVER_HANDSHAKE_TRAFFIC_SECRET"),
-        secret("SERVER_TRAFFIC_SECRET_0"), "server", result)
+        secret("SERVER_TRAFFIC_SECRET_0"), "server", result, result.server_marks)
     result.client_data, client_opened = _read_tls13(
         client_records, suite, secret("CLIENT_HANDSHAKE_TRAFFIC_SECRET"),
-        secret("CLIENT_TRAFFIC_SECRET_0"), "client", result)
+        secret("CLIENT_TRAFFIC_SECRET_0"), "client", result, result.client_marks)
     result.ok = bool(server_opened or client_opened)
 
 
@@ -531,7 +544,7 @@ def _decrypt_tls12(client_hello: _Hello, server_hello: _Hello, suite: CipherSuit
     client_keys, server_keys = _tls12_keys(suite, master, client_hello, server_hello,
                                            result.encrypt_then_mac)
     result.client_data, client_opened = _read_tls12(client_records, client_keys, "client",
-                                                    result.warnings)
+                                                    result.warnings, result.client_marks)
     result.server_data, server_opened = _read_tls12(server_records, server_keys, "server",
-                                                    result.warnings)
+                                                    result.warnings, result.server_marks)
     result.ok = bool(client_opened or server_opened)

@@ -14,8 +14,9 @@ XIAOMI = "http://api.account.xiaomi.com"
 
 #: (transport, method, host, url, status, body) of every exchange in http.pcap, in order
 EXPECTED = [
-    ("dns", "QUERY", "cdn.example.net", "dns:cdn.example.net", None, b""),
-    ("dns", "QUERY", "tcp.example.org", "dns:tcp.example.org", None, b""),
+    # status: the answer's RCODE (0, NOERROR)
+    ("dns", "QUERY", "cdn.example.net", "dns:cdn.example.net", 0, b""),
+    ("dns", "QUERY", "tcp.example.org", "dns:tcp.example.org", 0, b""),
     ("http", "GET", "api.account.xiaomi.com", f"{XIAOMI}/v1/config?imei={IMEI}&lang=en", 200,
      b""),
     ("http", "POST", "api.account.xiaomi.com", f"{XIAOMI}/v1/register", 201,
@@ -38,11 +39,12 @@ EXPECTED = [
     ("http", "POST", "127.0.0.1", "http://127.0.0.1:38080/curl-form", 201,
      b"mac=64%3A09%3A80%3A3a%3A5c%3A7e"),
     ("http", "GET", "v6.example.com", "http://v6.example.com/v6?x=1", 200, b""),
+    # the upgrade first, then the messages it opened, in stream order
+    ("http", "GET", "push.example.com", "http://push.example.com/push?device=1", 101, b""),
     ("ws", "", "push.example.com", "ws://push.example.com/push?device=1", None,
      json.dumps({"imei": IMEI}).encode()),
     ("ws", "", "push.example.com", "ws://push.example.com/push?device=1", None,
      b"part-one|" + b"part-two" * 20),
-    ("http", "GET", "push.example.com", "http://push.example.com/push?device=1", 101, b""),
     ("tls", "", "secure.example.com", "", None, b""),
     ("tls", "", "secure.example.com", "", None, b""),
     ("tcp", "", "tcp.example.org", "", None,
@@ -88,6 +90,15 @@ def test_request_details(http_capture) -> None:
     assert {e.source for e in pipelined} == {pipelined[0].source}  # one packet, three requests
     assert [e.bytes_up for e in pipelined] == [43, 68, 62]
     assert exchanges[17].client.startswith("[::1]:") and exchanges[17].server_ip == "::1"
+
+
+def test_dns_queries_carry_their_answer(http_capture) -> None:
+    udp, tcp = http_capture[0][:2]
+    assert (udp.server, udp.source.endswith("#pkt 1"), udp.bytes_up, udp.bytes_down) == \
+        ("127.0.0.53:53", True, 33, 79)  # the answer (packet 2) is 79 bytes of UDP payload
+    assert (tcp.bytes_up, tcp.bytes_down) == (33 + 2, 79 + 2)  # with the TCP length prefix
+    assert udp.status == tcp.status == 0  # NOERROR
+    assert udp.time < udp.end_time
 
 
 def test_tls_quic_and_raw_metadata(http_capture) -> None:

@@ -3,7 +3,7 @@
 The sample capture was recorded on loopback and its server addresses were rewritten once
 to Chinese public addresses (captures/recorder.py). Here the same packets are rewritten
 again with scapy — IP source/destination swapped for a German public address
-(85.25.0.0/16 geolocates to DE), checksums recomputed, payloads and timestamps untouched —
+(212.227.0.0/16, IONOS, geolocates to DE in the bundled data), checksums recomputed, payloads and timestamps untouched —
 so one capture can be judged against "no identifiers outside the EU" both ways.
 """
 
@@ -16,7 +16,7 @@ from conftest import ROOT, SAMPLE
 
 EU_POLICY = str(ROOT / "rules" / "examples" / "eu-only.yaml")
 CN_SERVERS = {"42.62.94.174", "120.92.96.37"}
-DE_SERVER = "85.25.43.94"
+DE_SERVER = "212.227.17.1"
 
 
 def rewrite_servers(src, dst, new_ip):

@@ -1,0 +1,228 @@
+"""Detection: which personal data of the device is in an exchange's fields.
+
+Known values of the device profile are found through every spelling, encoding and hash
+with one automaton pass per field (`known`); without a profile value, identifiers are
+found by shape and key (`patterns`); address books and SMS archives by their structure
+(`structure`). Observations are de-duplicated per exchange, and when a value is found both
+in a field and in a field decoded from it, only the innermost (longest chain) is kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from auditor.detect.hints import load_key_hints
+from auditor.detect.known import KnownMatch, KnownMatcher
+from auditor.detect.patterns import PatternFinder, PatternMatch, e164_of, is_text
+from auditor.detect.profile import DeviceProfile
+from auditor.detect.structure import StructureCollector, StructureFinding
+from auditor.detect.variants import profile_variants
+from auditor.model import Exchange, Field, Observation
+
+__all__ = ["Detector"]
+
+#: Characters of context on each side of a value in an observation's excerpt.
+_EXCERPT_CONTEXT = 12
+_EXCERPT_VALUE = 64
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """An observation with the decode chain of its field, for the innermost-only rule."""
+
+    observation: Observation
+    chain: tuple[str, ...]
+    contact: str = ""  # which canary contact a known `contacts` observation is about
+
+
+def _excerpt(value: bytes, start: int, end: int) -> str:
+    shown_end = min(end, start + _EXCERPT_VALUE)
+    text = value[max(0, start - _EXCERPT_CONTEXT):shown_end + _EXCERPT_CONTEXT]
+    return " ".join(text.decode("utf-8", "replace").split())
+
+
+class Detector:
+    """Finds observations in the fields of each exchange."""
+
+    def __init__(self, profile: DeviceProfile | None, *, pattern_mode: bool = True,
+                 key_hints_path: str | None = None) -> None:
+        self.known = KnownMatcher(profile_variants(profile)) if profile else None
+        self.region = profile.region if profile else ""
+        self.hints = load_key_hints(key_hints_path) if pattern_mode else None
+        self.patterns = PatternFinder(self.hints, self.region) if self.hints else None
+        self._profile_values = _normalised_profile_values(profile, self.region)
+
+    def observe(self, exchange: Exchange, fields: Iterable[Field]) -> list[Observation]:
+        """Every observation in one exchange, de-duplicated."""
+        if not exchange.readable:
+            return _unreadable(exchange)
+        seen: list[_Seen] = []
+        coordinates: list[tuple[Field, KnownMatch | PatternMatch]] = []
+        structures = StructureCollector(self.hints, self._is_phone) if self.patterns else None
+        for fld in fields:
+            lowered = fld.value.lower()
+            known = self.known.search(fld.value, lowered) if self.known else []
+            for match in known:
+                if match.variant.data_type == "location":
+                    coordinates.append((fld, match))
+                else:
+                    seen.append(_Seen(self._known(exchange, fld, match), fld.chain,
+                                      match.variant.subject if match.variant.data_type
+                                      == "contacts" else ""))
+            if self.patterns and is_text(fld.value):
+                for found in self.patterns.search(fld.key, fld.value, lowered):
+                    if self._is_known(found, known):
+                        continue
+                    if found.data_type in ("latitude", "longitude"):
+                        coordinates.append((fld, found))
+                    else:
+                        seen.append(_Seen(self._pattern(exchange, fld, found), fld.chain))
+                structures.add(fld, lowered)
+        found_structures = structures.finish() if structures else []
+        seen.extend(_Seen(Observation(
+            exchange=exchange.id, data_type=s.data_type, where=s.where, key=s.key,
+            encodings=s.chain + (s.written,), match="pattern", value=s.value, confidence=0.9,
+            detail=s.detail), s.chain) for s in found_structures)
+        seen.extend(self._locations(exchange, coordinates))
+        # innermost first: a number in the raw body gives way to the same number in its
+        # JSON field, which in turn gives way to the address book it is an entry of
+        kept = [item for item in _innermost(seen) if not _inside(item, found_structures)]
+        return [item.observation for item in _address_book(kept)]
+
+    # -- building observations ------------------------------------------------------------
+
+    def _known(self, exchange: Exchange, fld: Field, match: KnownMatch) -> Observation:
+        variant = match.variant
+        written = tuple(t for t in (variant.spelling, match.written) if t)
+        return Observation(exchange=exchange.id, data_type=variant.data_type, where=fld.where,
+                           key=fld.key, encodings=fld.chain + written, match="known",
+                           value=variant.value, hashed=variant.hashed,
+                           excerpt=_excerpt(fld.value, match.start, match.end),
+                           detail=match.detail)
+
+    def _pattern(self, exchange: Exchange, fld: Field, found: PatternMatch) -> Observation:
+        return Observation(exchange=exchange.id, data_type=found.data_type, where=fld.where,
+                           key=fld.key, encodings=fld.chain + ("plain",), match="pattern",
+                           value=found.value, confidence=found.confidence,
+                           excerpt=_excerpt(fld.value, found.start, found.end),
+                           detail=found.detail)
+
+    def _locations(self, exchange: Exchange,
+                   coordinates: list[tuple[Field, KnownMatch | PatternMatch]]) -> list[_Seen]:
+        """Latitude and longitude seen in one exchange make one location observation:
+        known ones (the profile's) and pattern ones (under lat/lon keys) separately."""
+        out = []
+        for known in (True, False):
+            halves = {}
+            for fld, match in coordinates:
+                if isinstance(match, KnownMatch) == known:
+                    half = (match.variant.subject if known else match.data_type)[:3]
+                    # of the same coordinate in a body and in its JSON field, the inner one
+                    if half not in halves or len(fld.chain) > len(halves[half][0].chain):
+                        halves[half] = (fld, match)
+            if "lat" not in halves or "lon" not in halves:
+                continue
+            (fld, lat), (lon_field, lon) = halves["lat"], halves["lon"]
+            where = f"latitude in {fld.where}:{fld.key or '-'} ({lat.detail}), longitude " \
+                    f"in {lon_field.where}:{lon_field.key or '-'} ({lon.detail})"
+            if known:
+                observation = self._known(exchange, fld, lat)
+                observation = replace(observation, detail=where)
+            else:
+                observation = replace(self._pattern(exchange, fld, lat), data_type="location",
+                                      value=f"{lat.value},{lon.value}", detail=where)
+            out.append(_Seen(observation, fld.chain))
+        return out
+
+    # -- pattern matches that are really known values -------------------------------------
+
+    def _is_known(self, found: PatternMatch, known: list[KnownMatch]) -> bool:
+        """A pattern match the profile explains: its value is a profile value, or a known
+        match in the same field overlaps it."""
+        if any(k.start < found.end and found.start < k.end for k in known):
+            return True
+        return self._normalise(found.data_type, found.value) in self._profile_values
+
+    def _normalise(self, data_type: str, value: str) -> str:
+        if data_type == "phone_number":
+            return e164_of(value, self.region or None) or _NOT_ALNUM.sub("", value.lower())
+        return _NOT_ALNUM.sub("", value.lower())
+
+    def _is_phone(self, text: str) -> bool:
+        return bool(text) and bool(e164_of(text, self.region or None))
+
+
+def _normalised_profile_values(profile: DeviceProfile | None, region: str) -> frozenset[str]:
+    """Every profile value as pattern matches are compared with it."""
+    if profile is None:
+        return frozenset()
+    out = set()
+    phones = list(profile.phone_number) + [c.phone for c in profile.contacts if c.phone]
+    for values in profile.identifiers().values():
+        out.update(_NOT_ALNUM.sub("", v.lower()) for v in values)
+    out.update(e164_of(p, region or None) for p in phones)
+    out.update(v.lower() for v in profile.email)
+    out.discard("")
+    return frozenset(out)
+
+
+def _inside(item: _Seen, structures: list[StructureFinding]) -> bool:
+    """A pattern-matched number inside a recognised address book or SMS archive is one of
+    its entries (a contact's, a sender's), not the handset's own: the structure says it."""
+    o = item.observation
+    return o.match == "pattern" and o.data_type in ("phone_number", "email") and any(
+        s.covers(o.where, o.key, item.chain) for s in structures)
+
+
+def _unreadable(exchange: Exchange) -> list[Observation]:
+    """An upload that could not be read is still an upload a policy may speak of."""
+    if exchange.bytes_up <= 0:
+        return []
+    return [Observation(
+        exchange=exchange.id, data_type="unreadable",
+        where="sni" if exchange.transport in ("tls", "quic") else exchange.transport,
+        key="", encodings=("encrypted",), match="known", value=exchange.host,
+        detail=f"{exchange.bytes_up} bytes up could not be read")]
+
+
+def _encloses(outer: _Seen, inner: _Seen) -> bool:
+    """Whether `inner`'s field was decoded out of `outer`'s: a longer chain in the same
+    place, or a part of a whole the decoder also yields (the URL holds the path segments and
+    the query; the Cookie header holds the cookies)."""
+    o, i = outer.observation, inner.observation
+    if o.where == i.where:
+        return len(inner.chain) > len(outer.chain) and \
+            inner.chain[:len(outer.chain)] == outer.chain
+    if o.where == "url":
+        return i.where in ("path", "query")
+    return o.where == "header" and o.key == "cookie" and i.where == "cookie"
+
+
+def _innermost(seen: list[_Seen]) -> list[_Seen]:
+    """One observation per (data type, value, where, key, encodings); of the same value
+    found in a field and again in a field decoded from it, only the inner one."""
+    unique: dict[tuple, _Seen] = {}
+    for item in seen:
+        o = item.observation
+        unique.setdefault((o.data_type, o.value, o.where, o.key, o.encodings), item)
+    by_value: dict[tuple[str, str], list[_Seen]] = {}
+    for item in unique.values():
+        by_value.setdefault((item.observation.data_type, item.observation.value),
+                            []).append(item)
+    return [item for item in unique.values()
+            if not any(_encloses(item, other) for other in
+                       by_value[(item.observation.data_type, item.observation.value)])]
+
+
+def _address_book(seen: list[_Seen]) -> list[_Seen]:
+    """With 2 or more canary contacts in one exchange, say it is an address-book upload."""
+    contacts = {item.contact for item in seen if item.contact}
+    if len(contacts) < 2:
+        return seen
+    prefix = f"address-book upload ({len(contacts)} contacts): "
+    return [replace(item, observation=replace(item.observation,
+                                              detail=prefix + item.observation.detail))
+            if item.contact else item for item in seen]

@@ -121,3 +121,15 @@ def test_screenshot_is_not_blank(tmp_path: Path, result) -> None:
             dark += sum(pixel) < 200
     assert len(colors) > 100  # text, severity colors, the timeline's marks
     assert dark > 2000  # text was drawn
+
+
+def test_prints_to_a_multi_page_pdf(tmp_path: Path, result) -> None:
+    """Chromium's print path (what "Save as PDF" uses) renders the report into pages."""
+    page = tmp_path / "report.html"
+    page.write_text(render(result, "html"), encoding="utf-8")
+    pdf = tmp_path / "report.pdf"
+    _chromium(tmp_path, page, f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-")
+    pages = data.count(b"/Type /Page") - data.count(b"/Type /Pages")
+    assert pages >= 2, pages

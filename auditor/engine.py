@@ -86,20 +86,22 @@ class Audit:
         return info
 
     def add(self, exchange: Exchange) -> tuple[Exchange, list[Observation]]:
-        """Analyse one exchange; returns it (with its id) and its observations."""
-        exchange = dataclasses.replace(exchange, id=len(self.exchanges) + 1)
+        """Analyse one exchange; returns it as the audit keeps it (with its id, without its
+        body, headers trimmed to the evidence kept) and its observations."""
         if self.policies.is_opt_in(exchange):
             self.mark_opt_in(exchange.time, f"policy consent: {exchange.request_line}")
+        # one copy per exchange: what is kept is also what detection and judging see
+        kept = dataclasses.replace(exchange, id=len(self.exchanges) + 1, body=b"",
+                                   headers=_trim_headers(exchange.headers))
         notes: list[str] = []
-        observations = self.detector.observe(exchange, fields_of(exchange, warnings=notes))
+        observations = self.detector.observe(kept, fields_of(exchange, warnings=notes))
         if notes and self.inputs:
             self.inputs[-1].warnings.extend(f"{exchange.source}: {n}" for n in notes)
-        self.destinations[exchange.id] = self.resolver.resolve(exchange.host, exchange.server_ip)
-        self.exchanges.append(dataclasses.replace(exchange, body=b"",
-                                                  headers=_trim_headers(exchange.headers)))
+        self.destinations[kept.id] = self.resolver.resolve(exchange.host, exchange.server_ip)
+        self.exchanges.append(kept)
         if observations:
-            self.observations[exchange.id] = observations
-        return exchange, observations
+            self.observations[kept.id] = observations
+        return kept, observations
 
     def mark_opt_in(self, when: float, source: str) -> None:
         """The user opted in at `when`; the earliest opt-in wins (an explicit one stays)."""
@@ -135,6 +137,8 @@ class Audit:
 
 
 def _trim_headers(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    if sum(len(name) + len(value) for name, value in headers) <= _HEADER_EVIDENCE_LIMIT:
+        return headers  # the usual case: nothing to cut, no copy
     kept, size = [], 0
     for name, value in headers:
         size += len(name) + len(value)

@@ -26,6 +26,8 @@ unwrapped to reach it, outermost first, in these tokens:
                       decompressed (gzip, zlib, zstd by magic bytes; raw deflate and brotli
                       on a guess, kept only when the stream inflates completely to text)
     jwt               a JWT's header or payload (key `jwt:header` / `jwt:payload`)
+    url               a URL inside a value (a redirect target, a referrer), split into its
+                      path segments (key `path[N]`) and query parameters (`query:<name>`)
     grpc              one gRPC length-prefixed message (key `grpc[N]`)
     text              a body re-encoded to UTF-8 from the charset its Content-Type names
     varint zigzag fixed64 fixed32 double float packed latlon
@@ -34,6 +36,8 @@ unwrapped to reach it, outermost first, in these tokens:
 The URL is also yielded percent-decoded once (chain `percent`); path segments (key
 `path[N]`, from 0) and DNS/SNI labels (key `label[N]`, and `labels` for the labels before the
 registered domain joined) start with an empty chain, their `where` says what they are.
+Bytes that decode as UTF-8 but hold control characters (a protobuf of strings, gzipped or
+not) are read as protobuf before they are read as text.
 
 Caps (`Limits`) hold at every layer: body size, decompressed bytes per exchange, the
 expansion ratio of each decompression, fields per exchange and depth. Hitting one adds a

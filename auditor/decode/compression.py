@@ -23,6 +23,11 @@ _BROTLI_PIECE = 32
 _ZSTD_MAX_WINDOW = 1 << 27  # refuse frames that ask the decoder for more than 128 MiB of window
 
 
+#: First bytes `sniff_compression` can say yes to (gzip, zstd, and zlib's CMF byte): a
+#: value starting otherwise needs no closer look.
+MAGIC_FIRST_BYTES = frozenset({_GZIP_MAGIC[0], _ZSTD_MAGIC[0], *range(0x08, 0x80, 0x10)})
+
+
 def sniff_compression(data: bytes) -> str | None:
     """The compression a blob's first bytes announce (gzip, zlib, zstd), or None."""
     if data[:3] == _GZIP_MAGIC:

@@ -4,12 +4,11 @@ name, SNI, body — each handed to the walker with its `where` and first chain t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from urllib.parse import unquote_to_bytes, urlsplit
+from urllib.parse import unquote_to_bytes
 
-from auditor.decode import structured
 from auditor.decode.compression import sniff_compression
 from auditor.decode.limits import size_text
-from auditor.decode.textforms import base32_decoded, looks_like_text, parse_pairs
+from auditor.decode.textforms import base32_decoded, looks_like_text
 from auditor.decode.walker import Walker
 from auditor.model import Exchange, Field
 
@@ -21,9 +20,10 @@ _REGISTERED_LABELS = 2  # the last labels of a name (example.com) are the tracke
 
 
 def exchange_fields(exchange: Exchange, walker: Walker) -> Iterator[Field]:
-    """Every field of `exchange`, section by section. A section that fails on input nobody
-    foresaw is reported as a warning and the next one still runs."""
-    sections: list[tuple[str, Callable[[], Iterator[Field]]]] = []
+    """Every field of `exchange`, section by section (each section decoded when the one
+    before it has been consumed). A section that fails on input nobody foresaw is reported
+    as a warning; the fields it found until then and the next sections are still yielded."""
+    sections: list[tuple[str, Callable[[], None]]] = []
     if exchange.transport == "dns":
         sections.append(("dns", lambda: _name_fields("dns", exchange.host, walker)))
     elif exchange.transport in ("tls", "quic") and exchange.host:
@@ -36,47 +36,37 @@ def exchange_fields(exchange: Exchange, walker: Walker) -> Iterator[Field]:
         sections.append(("body", lambda: _body_fields(exchange, walker)))
     for name, section in sections:
         try:
-            yield from section()
+            section()
         except Exception as error:  # noqa: BLE001 - a decoder bug must not end the audit
             walker.budget.warn(f"{name}: decoding stopped early ({type(error).__name__}: "
                                f"{error}); the rest of the {name} was not searched")
+        found, walker.out = walker.out, []
+        yield from found
 
 
-def _url_fields(url: str, walker: Walker) -> Iterator[Field]:
-    yield from walker.plain("url", "", url, ())
+def _url_fields(url: str, walker: Walker) -> None:
+    walker.plain("url", "", url, ())
     once = unquote_to_bytes(url)
     if once != url.encode():
-        yield from walker.plain("url", "", once, ("percent",))
-    try:
-        parts = urlsplit(url)
-        path, query = parts.path, parts.query
-    except ValueError:  # e.g. a bad [IPv6] authority: the path and query are still there
-        path, _, query = url.partition("#")[0].partition("?")
-    segments = [s for s in path.split("/") if s]
-    for index, segment in enumerate(segments):
-        yield from walker.emit("path", f"path[{index}]", unquote_to_bytes(segment), ())
-    for name, value in parse_pairs(query.encode("utf-8", "surrogateescape")):
-        if structured.name_is_searchable(name):
-            yield from walker.emit("query", f"{name}#key", name.encode(), (f"query:{name}#key",))
-        yield from walker.emit("query", name, value, (f"query:{name}",))
+        walker.plain("url", "", once, ("percent",))
+    walker.url_parts("url", url, ())
 
 
-def _header_fields(headers: tuple[tuple[str, str], ...], walker: Walker) -> Iterator[Field]:
+def _header_fields(headers: tuple[tuple[str, str], ...], walker: Walker) -> None:
     for raw_name, raw_value in headers:
         name = raw_name.strip().lower()
         value = _utf8(raw_value)
         token = f"header:{name}"
         if name == "cookie":
-            yield from walker.plain("header", name, value, (token,))
+            walker.plain("header", name, value, (token,))
             for cookie_name, cookie_value in _cookies(value):
-                yield from walker.emit("cookie", cookie_name, cookie_value,
-                                       (f"cookie:{cookie_name}",))
+                walker.emit("cookie", cookie_name, cookie_value, (f"cookie:{cookie_name}",))
         elif name in _AUTH_HEADERS:
-            yield from walker.plain("header", name, value, (token,))
+            walker.plain("header", name, value, (token,))
             scheme, _, credentials = value.strip().partition(b" ")
-            yield from walker.emit("header", name, credentials.strip() or scheme, (token,))
+            walker.emit("header", name, credentials.strip() or scheme, (token,))
         else:
-            yield from walker.emit("header", name, value, (token,))
+            walker.emit("header", name, value, (token,))
 
 
 def _cookies(header: bytes) -> Iterator[tuple[str, bytes]]:
@@ -86,26 +76,26 @@ def _cookies(header: bytes) -> Iterator[tuple[str, bytes]]:
             yield name.decode("utf-8", "replace"), value.strip()
 
 
-def _name_fields(where: str, name: str, walker: Walker) -> Iterator[Field]:
+def _name_fields(where: str, name: str, walker: Walker) -> None:
     """A DNS or SNI name, its labels, and the labels before the registered domain joined
     (tunnels split data over several labels), each tried as hex, base64 and base32."""
-    yield from walker.plain(where, "qname" if where == "dns" else "sni", name, ())
+    walker.plain(where, "qname" if where == "dns" else "sni", name, ())
     labels = [label for label in name.rstrip(".").split(".") if label]
     for index, label in enumerate(labels):
-        yield from _label_fields(where, f"label[{index}]", label.encode(), walker)
+        _label_fields(where, f"label[{index}]", label.encode(), walker)
     data_labels = labels[:-_REGISTERED_LABELS]
     if len(data_labels) >= 2:
-        yield from _label_fields(where, "labels", "".join(data_labels).encode(), walker)
+        _label_fields(where, "labels", "".join(data_labels).encode(), walker)
 
 
-def _label_fields(where: str, key: str, label: bytes, walker: Walker) -> Iterator[Field]:
-    yield from walker.emit(where, key, label, ())
+def _label_fields(where: str, key: str, label: bytes, walker: Walker) -> None:
+    walker.emit(where, key, label, ())
     decoded = base32_decoded(label)
     if decoded is not None and walker.worth_unwrapping(decoded, f"{where} {key}"):
-        yield from walker.emit(where, key, decoded, ("base32",), body_like=True)
+        walker.emit(where, key, decoded, ("base32",), body_like=True)
 
 
-def _body_fields(exchange: Exchange, walker: Walker) -> Iterator[Field]:
+def _body_fields(exchange: Exchange, walker: Walker) -> None:
     body = exchange.body
     limit = walker.budget.limits.max_body
     if len(body) > limit:
@@ -116,9 +106,9 @@ def _body_fields(exchange: Exchange, walker: Walker) -> Iterator[Field]:
     where = _BODY_WHERE.get(exchange.transport, "body")
     encoding = _CONTENT_ENCODINGS.get(_header(exchange, "content-encoding").strip().lower())
     if encoding and not sniff_compression(body) and not looks_like_text(body):
-        yield from walker.emit_encoded(where, "", body, encoding, hint=content_type)
+        walker.emit_encoded(where, "", body, encoding, hint=content_type)
     else:
-        yield from walker.emit(where, "", body, (), hint=content_type, body_like=True)
+        walker.emit(where, "", body, (), hint=content_type, body_like=True)
 
 
 def _header(exchange: Exchange, name: str) -> str:

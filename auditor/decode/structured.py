@@ -6,10 +6,10 @@ with every leaf. A parser that does not recognise its input returns None.
 
 from __future__ import annotations
 
+import functools
 import json
 import quopri
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from xml.etree import ElementTree
 from xml.parsers.expat import ExpatError
@@ -19,10 +19,19 @@ _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # it has a digit, '@', '+', ':' ... or is long.
 _WORDLIKE_NAME = re.compile(r"[A-Za-z_\-. ]{0,40}")
 _MAX_NESTING = 200
+_CACHED_NAME = 64  # longer key names are not cached: the cache must stay small
 
 
 def name_is_searchable(name: str) -> bool:
     """True for key names that may themselves carry data (a phone number used as a key)."""
+    if len(name) > _CACHED_NAME:
+        return _WORDLIKE_NAME.fullmatch(name) is None
+    return _name_is_searchable(name)
+
+
+# the same few key names come back in every upload of an app: their answers are cached
+@functools.lru_cache(maxsize=4096)
+def _name_is_searchable(name: str) -> bool:
     return _WORDLIKE_NAME.fullmatch(name) is None
 
 
@@ -47,28 +56,48 @@ def json_path(parent: str, name: str | int) -> str:
     """`$.a.b[0]`, with `['...']` for names that are not plain identifiers."""
     if isinstance(name, int):
         return f"{parent}[{name}]"
+    return parent + _json_step(name)
+
+
+def _json_step(name: str) -> str:
+    """`.name` or `["name"]`: the part of a JSON path that names a member."""
+    if len(name) > _CACHED_NAME:
+        return _uncached_json_step(name)
+    return _cached_json_step(name)
+
+
+def _uncached_json_step(name: str) -> str:
     if _PLAIN_NAME.fullmatch(name):
-        return f"{parent}.{name}"
-    return f"{parent}[{json.dumps(name, ensure_ascii=False)}]"
+        return f".{name}"
+    return f"[{json.dumps(name, ensure_ascii=False)}]"
 
 
-def json_leaves(document: object, path: str = "$", nesting: int = 0
-                ) -> Iterator[tuple[str, str, bool]]:
+_cached_json_step = functools.lru_cache(maxsize=4096)(_uncached_json_step)
+
+
+def json_leaves(document: object) -> list[tuple[str, str, bool]]:
     """(JSON path, text, is a key name) for every string or number, in document order.
     Key names are included when `name_is_searchable`; true/false/null are left out."""
+    leaves: list[tuple[str, str, bool]] = []
+    _walk_json(document, "$", 0, leaves)
+    return leaves
+
+
+def _walk_json(document: object, path: str, nesting: int,
+               leaves: list[tuple[str, str, bool]]) -> None:
     if isinstance(document, str):
-        yield path, document, False
+        leaves.append((path, document, False))
     elif nesting >= _MAX_NESTING:
         return
     elif isinstance(document, dict):
         for name, value in document.items():
-            child = json_path(path, name)
+            child = path + _json_step(name)
             if name_is_searchable(name):
-                yield child, name, True
-            yield from json_leaves(value, child, nesting + 1)
+                leaves.append((child, name, True))
+            _walk_json(value, child, nesting + 1, leaves)
     elif isinstance(document, list):
         for index, value in enumerate(document):
-            yield from json_leaves(value, json_path(path, index), nesting + 1)
+            _walk_json(value, f"{path}[{index}]", nesting + 1, leaves)
 
 
 # --- XML --------------------------------------------------------------------------------

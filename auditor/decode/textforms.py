@@ -7,15 +7,16 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_to_bytes, urlsplit
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+_CONTROL_BYTE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _PERCENT = re.compile(rb"%[0-9A-Fa-f]{2}")
 # key=value pairs joined by & (or ;), with at least one '=' that is not base64 padding
 _QUERY = re.compile(rb"[\w.\-\[\]%~*+:|!$']+=[^&\s]*(?:&[^&=\s]*(?:=[^&\s]*)?)*")
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]{8,}={0,2}")
 _BASE64URL = re.compile(rb"[A-Za-z0-9_\-]{8,}={0,2}")
-_HEX = re.compile(rb"(?:[0-9A-Fa-f]{2}){4,}")
+_HEX = re.compile(rb"(?:[0-9A-Fa-f]{2}){4,}")  # 4: _MIN_HEX characters
 _BASE32 = re.compile(rb"[A-Za-z2-7]{8,}=*")
 _JWT = re.compile(rb"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*")
 _UUID = re.compile(rb"[0-9A-Fa-f]{8}-(?:[0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}")
@@ -25,10 +26,24 @@ _DIGITS = re.compile(rb"[0-9]+")
 # numbers (+8615...) do not, and are not worth a decoding attempt
 _UPPER = re.compile(rb"[A-Z]")
 _LOWER_OR_DIGIT = re.compile(rb"[a-z0-9]")
-# values no decoder applies to: short words, plain numbers (1.5, -20, 1406887203123.5) and
-# phone numbers as people write them (+86 156-2739, (0151) 2345)
+# values no decoder applies to, by their shape: short words, plain numbers (1.5, -20,
+# 1406887203123.5) and phone numbers as people write them (+86 156-2739, (0151) 2345)
 _FINAL = re.compile(rb"-?[0-9]*\.[0-9]+(?:[eE][-+]?[0-9]+)?|-[0-9]+|[A-Za-z0-9_ .:/-]{0,7}"
                     rb"|\+?[0-9]*[+ ()\-.][0-9 ()\-.]*")
+# ... and by the characters they are made of, each byte mapped to its class in one pass
+_OPENER = ord("x")  # opens a structure or an escape: % = + & { [ < quotes, controls...
+_NO_ALPHABET = ord("b")  # in no encoding's alphabet: .,;:()@! and non-ASCII
+_UPPER_CASE = ord("u")  # base64 of real data shows one
+_NOT_HEX = ord("g")  # a letter past f, '_' or '-'
+_SPACE_OR_SLASH = ord("s")
+_BYTE_CLASSES = bytes(
+    ord("h") if c in "0123456789abcdef" else _NOT_HEX if c in "ghijklmnopqrstuvwxyz_-"
+    else _UPPER_CASE if "A" <= c <= "Z" else _SPACE_OR_SLASH if c in " /"
+    else _NO_ALPHABET if c in ".,;:()@!" or c >= "\x80" else _OPENER
+    for c in map(chr, range(256)))
+_MIN_HEX = 8
+_CLASSIFIED_MAX = 4096  # longer values go to the decoders without a look at their bytes
+_URL = re.compile(rb"[A-Za-z][A-Za-z0-9+.\-]{0,31}://[^\x00-\x1f\x7f]*")
 _TEXT_SAMPLE = 4096
 
 
@@ -36,6 +51,8 @@ def looks_like_text(data: bytes) -> bool:
     """True when `data` reads as UTF-8 text without control characters (judged on its first
     4 KiB, so a large blob costs no more than a small one)."""
     sample = data[:_TEXT_SAMPLE]
+    if _CONTROL_BYTE.search(sample):  # what random bytes show first: no decoding needed
+        return False
     try:
         text = sample.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -46,13 +63,68 @@ def looks_like_text(data: bytes) -> bool:
     return bool(text) and not _CONTROL.search(text)
 
 
-def is_final(value: bytes) -> bool:
-    """True for values that cannot be decoded any further: short words, plain numbers."""
-    return _FINAL.fullmatch(value) is not None
+def has_control(text: str) -> bool:
+    """True when the first 4 KiB of `text` hold a control character (tab and line breaks
+    aside): bytes that decode as UTF-8 but are not text, such as a protobuf of strings."""
+    return _CONTROL.search(text, 0, _TEXT_SAMPLE) is not None
+
+
+#: What `shape` says of a value: nothing can be unwrapped from it; it is lower-case hex
+#: (or digits) that only a hex reading can unwrap; anything else.
+FINAL, HEX, OTHER = 0, 1, 2
+
+
+def shape(value: bytes) -> int:
+    """FINAL for values nothing can be unwrapped from (words, numbers, prose, lower-case
+    tokens that are not hex), HEX for an even number (8 or more) of digits and lower-case
+    hex digits, which no decoder but hex applies to, else OTHER. Most values of an upload
+    are FINAL or HEX; this keeps them cheap (one pass over the bytes, in C)."""
+    if value.isdigit():  # ASCII digits: hex at most (base64 needs an upper-case letter)
+        return HEX if len(value) >= _MIN_HEX and not len(value) % 2 else FINAL
+    if len(value) > _CLASSIFIED_MAX:
+        return OTHER
+    classes = value.translate(_BYTE_CLASSES)
+    if _OPENER in classes:  # a phone number's '+' aside, an escape or a structure may follow
+        return FINAL if _FINAL.fullmatch(value) is not None else OTHER
+    if _NO_ALPHABET in classes:  # not hex, base64 or base32; told apart from a URL or a JWT
+        if b"://" in value or value.startswith(b"eyJ"):
+            return OTHER
+        # bytes that are not UTF-8 are binary, for the protobuf and deflate guesses
+        return FINAL if value.isascii() or _is_utf8(value) else OTHER
+    if len(value) < _MIN_HEX:
+        return FINAL  # shorter than any hex, base64 or base32 the decoders take
+    if _UPPER_CASE in classes:
+        return OTHER  # base64 may apply
+    if _NOT_HEX in classes or _SPACE_OR_SLASH in classes or len(value) % 2:
+        return FINAL
+    return HEX
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def is_url(value: bytes) -> bool:
+    """True for an absolute URL (`https://host/path?query`, `myapp://open?x=1`)."""
+    return _URL.fullmatch(value) is not None
 
 
 def is_query_string(value: bytes) -> bool:
     return b"=" in value and _QUERY.fullmatch(value) is not None
+
+
+def split_url(url: str) -> tuple[list[bytes], str]:
+    """The non-empty path segments (percent-decoded) and the raw query string of a URL."""
+    try:
+        parts = urlsplit(url)
+        path, query = parts.path, parts.query
+    except ValueError:  # e.g. a bad [IPv6] authority: the path and query are still there
+        path, _, query = url.partition("#")[0].partition("?")
+    return [unquote_to_bytes(s) for s in path.split("/") if s], query
 
 
 def parse_pairs(text: bytes, *, plus_is_space: bool = True) -> list[tuple[str, bytes]]:

@@ -1,20 +1,20 @@
 """The recursive, bounded unwrapping of one value into every layer it hides.
 
-`Walker.emit` yields a value as a `Field` and then whatever it decodes into, each decoded
+`Walker.emit` adds a value as a `Field` and then whatever it decodes into, each decoded
 value emitted again until `Limits.max_depth` layers are used up. Which decoders are tried is
-decided by cheap checks first (first byte, magic bytes, one regex), so ordinary values cost
-a few microseconds.
+decided by cheap checks first (`textforms.shape`, one pass over a value's bytes, tells the
+words, numbers and hex digits that most values are; then first byte, magic bytes), so
+ordinary values cost a microsecond or two.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
 
 from auditor.decode import protobuf as pb
 from auditor.decode import structured, textforms
-from auditor.decode.compression import decompress, sniff_compression
+from auditor.decode.compression import MAGIC_FIRST_BYTES, decompress, sniff_compression
 from auditor.decode.limits import Budget
 from auditor.model import Field
 
@@ -34,157 +34,201 @@ _LEADING_SPACE = re.compile(r"\s*")
 
 
 class Walker:
-    """Emits fields for one exchange, sharing its `Budget` across every layer."""
+    """Collects the fields of one exchange in `out`, sharing its `Budget` across every layer.
+
+    Decoders append to one list instead of yielding through a generator per layer: a value
+    four layers deep would otherwise pass through a dozen generator frames on its way out.
+    """
 
     def __init__(self, budget: Budget) -> None:
         self.budget = budget
         self.max_depth = budget.limits.max_depth
+        self.out: list[Field] = []
 
     def emit(self, where: str, key: str, value: bytes, chain: Chain, *, hint: str = "",
-             body_like: bool = False, in_pb: bool = False) -> Iterator[Field]:
-        """Yield `value` as a field and then every layer decoded from it.
+             body_like: bool = False, in_pb: bool = False) -> None:
+        """Add `value` as a field and then every layer decoded from it.
 
         `hint` is a Content-Type that says what the value should be; `body_like` values
         (bodies, files, base64 blobs) may also be tried as compressions without magic
         bytes; `in_pb` values are protobuf bytes fields, whose nesting the protobuf walk
         handles itself.
         """
-        if not self.budget.take_field():
+        budget = self.budget
+        if budget.fields >= budget.limits.max_fields:
+            budget.take_field()  # for its warning
             return
-        yield Field(where, key, value, chain)
-        if len(chain) > self.max_depth or len(value) < _MIN_DECODABLE \
-                or textforms.is_final(value):
+        budget.fields += 1
+        self.out.append(Field(where, key, value, chain))
+        if len(chain) > self.max_depth or len(value) < _MIN_DECODABLE:
             return
-        if hint and (yield from self._by_hint(where, key, value, chain, hint)):
+        if hint and self._by_hint(where, key, value, chain, hint):
             return
-        yield from self._sniff(where, key, value, chain, body_like, in_pb)
+        shape = textforms.shape(value)
+        if shape == textforms.HEX:
+            self._hex(where, key, value, chain)
+        elif shape == textforms.OTHER or (value[0] in MAGIC_FIRST_BYTES
+                                          and sniff_compression(value)):
+            self._sniff(where, key, value, chain, body_like, in_pb)
 
     def emit_encoded(self, where: str, key: str, value: bytes, kind: str, *,
-                     hint: str = "") -> Iterator[Field]:
+                     hint: str = "") -> None:
         """A body its Content-Encoding says is `kind` but that the source left compressed
         (it carried no magic bytes, or the source could not inflate it)."""
-        yield from self.plain(where, key, value, ())
+        self.plain(where, key, value, ())
         data = decompress(kind, value, self.budget, _label(where, key, ()))
         if data is not None:
-            yield from self.emit(where, key, data, (kind,), hint=hint, body_like=True)
+            self.emit(where, key, data, (kind,), hint=hint, body_like=True)
+
+    def url_parts(self, where: str, url: str, chain: Chain) -> None:
+        """The path segments (key `path[N]`) and query parameters of a URL. The request's
+        own URL (empty `chain`) gives `path` and `query` fields; a URL inside a value keeps
+        that value's `where` and adds `url` to its chain."""
+        segments, query = textforms.split_url(url)
+        inner = bool(chain)
+        segment_where = where if inner else "path"
+        segment_chain = chain + ("url",) if inner else chain
+        for index, segment in enumerate(segments):
+            self.emit(segment_where, f"path[{index}]", segment, segment_chain)
+        self._pairs(where if inner else "query", query.encode("utf-8", "surrogateescape"),
+                    segment_chain, "query")
 
     # -- choosing a decoder -----------------------------------------------------------------
 
-    def _by_hint(self, where: str, key: str, value: bytes, chain: Chain,
-                 hint: str) -> Iterator[Field]:
-        """Decode as the Content-Type says; returns False when the value is not that."""
+    def _by_hint(self, where: str, key: str, value: bytes, chain: Chain, hint: str) -> bool:
+        """Decode as the Content-Type says; False when the value is not that."""
         mime = hint.partition(";")[0].strip()
         if mime.startswith("multipart/"):
-            return (yield from self._multipart(where, value, chain, hint))
+            return self._multipart(where, value, chain, hint)
         if mime.endswith("x-www-form-urlencoded"):
-            return (yield from self._pairs(where, value, chain, "form"))
+            return self._pairs(where, value, chain, "form")
         if "grpc" in mime:
-            return (yield from self._grpc(where, value, chain))
+            return self._grpc(where, value, chain)
         if mime.rpartition("/")[2] in _PROTOBUF_TYPES:
             fields = pb.parse_message(value)
             if fields is None:
                 return False
-            yield from self._protobuf(where, fields, chain, "")
+            self._protobuf(where, fields, chain, "")
             return True
         charset = _charset(hint)
         if charset and charset not in _TEXT_CHARSETS:
-            return (yield from self._transcoded(where, key, value, chain, charset))
+            return self._transcoded(where, key, value, chain, charset)
         return False
 
     def _sniff(self, where: str, key: str, value: bytes, chain: Chain, body_like: bool,
-               in_pb: bool) -> Iterator[Field]:
+               in_pb: bool) -> None:
         """Decode as the bytes themselves suggest."""
         compression = sniff_compression(value)
         if compression:
-            yield from self._decompressed(where, key, value, chain, compression)
+            self._decompressed(where, key, value, chain, compression)
             return
-        if value[0] <= 1 and (yield from self._grpc(where, value, chain, guessed=True)):
+        if value[0] <= 1 and self._grpc(where, value, chain, guessed=True):
             return
-        if value[:2] == b"--" and (yield from self._multipart(where, value, chain, "")):
+        if value[:2] == b"--" and self._multipart(where, value, chain, ""):
             return
         try:
             text = value.decode("utf-8")
         except UnicodeDecodeError:
-            text = None
-        if text is not None:
-            yield from self._text(where, key, value, text, chain, body_like)
-        elif not value.startswith(_OPAQUE_MAGIC):
-            yield from self._binary(where, key, value, chain, body_like, in_pb)
+            if not value.startswith(_OPAQUE_MAGIC):
+                self._binary(where, key, value, chain, body_like, in_pb)
+            return
+        # control characters are no part of text: bytes that merely decode as UTF-8 (a
+        # protobuf of strings, say) are read as a message first
+        if not in_pb and textforms.has_control(text) and self._guessed_protobuf(where, value,
+                                                                                 chain):
+            return
+        self._text(where, key, value, text, chain, body_like)
 
     def _text(self, where: str, key: str, value: bytes, text: str, chain: Chain,
-              body_like: bool) -> Iterator[Field]:
+              body_like: bool) -> None:
         start = _LEADING_SPACE.match(text).end()  # type: ignore[union-attr]
         first = text[start:start + 1]
         if first in ("{", "["):
             document = structured.parse_json(text)
             if structured.is_json(document):
-                yield from self._json(where, document, chain)
+                self._json(where, document, chain)
                 return
         elif first == "<":
             leaves = structured.xml_leaves(value)
             if leaves is not None:
                 for path, leaf in leaves:
-                    yield from self.emit(where, path, _utf8(leaf), chain + (f"xml:{path}",))
+                    self.emit(where, path, _utf8(leaf), chain + (f"xml:{path}",))
                 return
         elif text[start:start + 11].upper() == "BEGIN:VCARD":
             cards = structured.vcard_leaves(text)
             if cards is not None:
                 for name, leaf in cards:
-                    yield from self.emit(where, name, _utf8(leaf), chain + (f"vcard:{name}",))
+                    self.emit(where, name, _utf8(leaf), chain + (f"vcard:{name}",))
                 return
-        yield from self._encoded_text(where, key, value, chain, body_like)
+        self._encoded_text(where, key, value, chain, body_like)
 
     def _encoded_text(self, where: str, key: str, value: bytes, chain: Chain,
-                      body_like: bool) -> Iterator[Field]:
-        """Percent-encoding, hex, base64, a JWT or a query string."""
+                      body_like: bool) -> None:
+        """Percent-encoding, hex, base64, a JWT, a URL or a query string."""
         if len(value) > 2 and value[0] in b"\"'" and value[-1] == value[0]:
             value = value[1:-1]  # a quoted cookie or header value
         decoded_hex = textforms.hex_decoded(value)
         if decoded_hex is not None and self.worth_unwrapping(decoded_hex, ""):
-            yield from self.emit(where, key, decoded_hex, chain + ("hex",), body_like=True)
+            self.emit(where, key, decoded_hex, chain + ("hex",), body_like=True)
             return
         from_form = bool(chain) and chain[-1].startswith(("query:", "form:"))
         if not from_form and b" " in value:  # text with spaces: only %XX can hide in it
-            unescaped = textforms.percent_decoded(value)
-            if unescaped is not None and unescaped != value:
-                yield from self.emit(where, key, unescaped, chain + ("percent",),
-                                     body_like=body_like)
+            self._percent(where, key, value, chain, body_like)
             return
         decoded_b64 = textforms.base64_decoded(value, from_form=from_form)
         if decoded_b64 is not None:
             token, data = decoded_b64
             if self.worth_unwrapping(data, _label(where, key, chain)):
-                yield from self.emit(where, key, data, chain + (token,), body_like=True)
+                self.emit(where, key, data, chain + (token,), body_like=True)
             return
         jwt = textforms.jwt_parts(value)
         if jwt is not None:
             for part_name, part in zip(("header", "payload"), jwt):
-                yield from self.emit(where, f"jwt:{part_name}", part, chain + ("jwt",))
+                self.emit(where, f"jwt:{part_name}", part, chain + ("jwt",))
+            return
+        if textforms.is_url(value):
+            self.url_parts(where, value.decode("utf-8", "surrogateescape"), chain)
             return
         if textforms.is_query_string(value):
             # a form is a body's own content; a query string inside a field is a query
             style = "form" if body_like and not any(":" in t for t in chain) else "query"
-            yield from self._pairs(where, value, chain, style)
+            self._pairs(where, value, chain, style)
             return
+        self._percent(where, key, value, chain, body_like)
+
+    def _percent(self, where: str, key: str, value: bytes, chain: Chain,
+                 body_like: bool) -> None:
         unescaped = textforms.percent_decoded(value)
         if unescaped is not None and unescaped != value:
-            yield from self.emit(where, key, unescaped, chain + ("percent",),
-                                 body_like=body_like)
+            self.emit(where, key, unescaped, chain + ("percent",), body_like=body_like)
+
+    def _hex(self, where: str, key: str, value: bytes, chain: Chain) -> None:
+        """Lower-case hex (`textforms.HEX`): hex is the only reading it can have."""
+        data = bytes.fromhex(value.decode("ascii"))
+        if self.worth_unwrapping(data, ""):
+            self.emit(where, key, data, chain + ("hex",), body_like=True)
 
     def _binary(self, where: str, key: str, value: bytes, chain: Chain, body_like: bool,
-                in_pb: bool) -> Iterator[Field]:
+                in_pb: bool) -> None:
         if not in_pb:
             fields = pb.parse_message(value, guessed=not body_like)
             if fields is not None:
-                yield from self._protobuf(where, fields, chain, "")
+                self._protobuf(where, fields, chain, "")
                 return
         if body_like:
             for kind in ("deflate", "brotli"):
                 data = decompress(kind, value, self.budget, _label(where, key, chain),
                                   complete_only=True)
                 if data is not None and self.worth_unwrapping(data, ""):
-                    yield from self.emit(where, key, data, chain + (kind,), body_like=True)
+                    self.emit(where, key, data, chain + (kind,), body_like=True)
                     return
+
+    def _guessed_protobuf(self, where: str, value: bytes, chain: Chain) -> bool:
+        fields = pb.parse_message(value, guessed=True)
+        if fields is None:
+            return False
+        self._protobuf(where, fields, chain, "")
+        return True
 
     def worth_unwrapping(self, data: bytes, label: str) -> bool:
         """Whether bytes decoded on a guess (base64, hex, raw deflate) look meaningful:
@@ -209,41 +253,41 @@ class Walker:
     # -- decoders -----------------------------------------------------------------------------
 
     def _decompressed(self, where: str, key: str, value: bytes, chain: Chain,
-                      kind: str) -> Iterator[Field]:
+                      kind: str) -> None:
         data = decompress(kind, value, self.budget, _label(where, key, chain))
         if data is not None:
-            yield from self.emit(where, key, data, chain + (kind,), body_like=True)
+            self.emit(where, key, data, chain + (kind,), body_like=True)
 
     def _transcoded(self, where: str, key: str, value: bytes, chain: Chain,
-                    charset: str) -> Iterator[Field]:
+                    charset: str) -> bool:
         """A body in a declared non-UTF-8 charset (GBK, UTF-16...) re-encoded as UTF-8."""
         try:
             text = value.decode(charset)
         except (LookupError, UnicodeDecodeError):
             return False
-        yield from self.emit(where, key, _utf8(text), chain + ("text",), body_like=True)
+        self.emit(where, key, _utf8(text), chain + ("text",), body_like=True)
         return True
 
-    def _pairs(self, where: str, value: bytes, chain: Chain, style: str) -> Iterator[Field]:
+    def _pairs(self, where: str, value: bytes, chain: Chain, style: str) -> bool:
         pairs = textforms.parse_pairs(value)
         if not pairs:
             return False
         for name, item in pairs:
+            token = f"{style}:{name}"
             if structured.name_is_searchable(name):
-                yield from self.emit(where, f"{name}#key", _utf8(name),
-                                     chain + (f"{style}:{name}#key",))
-            yield from self.emit(where, name, item, chain + (f"{style}:{name}",))
+                self.emit(where, f"{name}#key", _utf8(name), chain + (f"{token}#key",))
+            self.emit(where, name, item, chain + (token,))
         return True
 
-    def _json(self, where: str, document: object, chain: Chain) -> Iterator[Field]:
+    def _json(self, where: str, document: object, chain: Chain) -> None:
+        emit = self.emit
         for path, text, is_name in structured.json_leaves(document):
             if is_name:
-                yield from self.emit(where, f"{path}#key", _utf8(text),
-                                     chain + (f"json:{path}#key",))
+                emit(where, f"{path}#key", _utf8(text), chain + (f"json:{path}#key",))
             else:
-                yield from self.emit(where, path, _utf8(text), chain + (f"json:{path}",))
+                emit(where, path, _utf8(text), chain + (f"json:{path}",))
 
-    def _multipart(self, where: str, value: bytes, chain: Chain, hint: str) -> Iterator[Field]:
+    def _multipart(self, where: str, value: bytes, chain: Chain, hint: str) -> bool:
         boundary = structured.multipart_boundary(hint, value)
         parts = structured.multipart_parts(value, boundary) if boundary else None
         if parts is None:
@@ -257,12 +301,11 @@ class Walker:
                 if decoded is None:
                     continue
                 data, part_chain = decoded[1], part_chain + ("base64",)
-            yield from self.emit(where, part.filename or name, data, part_chain,
-                                 hint=part.content_type, body_like=bool(part.filename))
+            self.emit(where, part.filename or name, data, part_chain,
+                      hint=part.content_type, body_like=bool(part.filename))
         return True
 
-    def _grpc(self, where: str, value: bytes, chain: Chain, *,
-              guessed: bool = False) -> Iterator[Field]:
+    def _grpc(self, where: str, value: bytes, chain: Chain, *, guessed: bool = False) -> bool:
         frames = pb.grpc_frames(value, guessed=guessed)
         if frames is None:
             return False
@@ -276,46 +319,45 @@ class Walker:
                 if inflated is None:
                     continue
                 message, frame_chain = inflated, frame_chain + (kind,)
-            yield from self.emit(where, frame_key, message, frame_chain,
-                                 hint="application/x-protobuf")
+            self.emit(where, frame_key, message, frame_chain, hint="application/x-protobuf")
         return True
 
     # -- protobuf -----------------------------------------------------------------------------
 
     def _protobuf(self, where: str, fields: list[pb.WireField], chain: Chain, prefix: str,
-                  nesting: int = 0) -> Iterator[Field]:
+                  nesting: int = 0) -> None:
         """Every field of a parsed message in each reading it could have (see protobuf.py)."""
         numbers: list[tuple[str, str]] = []  # (path, text) of doubles/floats, for lat,lon
         for number, wire_type, value in fields:
             path = f"{prefix}{number}"
             token = f"pb:{path}"
             if wire_type == pb.VARINT:
-                yield from self._varint(where, token, value, chain)  # type: ignore[arg-type]
+                self._varint(where, token, value, chain)  # type: ignore[arg-type]
             elif wire_type == pb.LENGTH:
-                yield from self._pb_bytes(where, token, path, value,  # type: ignore[arg-type]
-                                          chain, nesting)
+                self._pb_bytes(where, token, path, value, chain,  # type: ignore[arg-type]
+                               nesting)
             else:
                 raw: bytes = value  # type: ignore[assignment]
                 wide = wire_type == pb.FIXED64
                 real = pb.double_text(raw) if wide else pb.float_text(raw)
                 if real is not None:
                     numbers.append((path, real))
-                    yield from self.plain(where, token, real, chain + (token, "double" if wide
-                                                                       else "float"))
-                yield from self.plain(where, token, str(int.from_bytes(raw, "little")),
-                                      chain + (token, "fixed64" if wide else "fixed32"))
+                    self.plain(where, token, real, chain + (token, "double" if wide
+                                                            else "float"))
+                self.plain(where, token, str(int.from_bytes(raw, "little")),
+                           chain + (token, "fixed64" if wide else "fixed32"))
         for (path_a, lat), (path_b, lon) in itertools.pairwise(numbers):
             if _is_lat_lon(lat, lon):
                 token = f"pb:{path_a},{path_b}"
-                yield from self.plain(where, token, f"{lat},{lon}", chain + (token, "latlon"))
+                self.plain(where, token, f"{lat},{lon}", chain + (token, "latlon"))
 
-    def _varint(self, where: str, token: str, value: int, chain: Chain) -> Iterator[Field]:
-        yield from self.plain(where, token, str(pb.signed64(value)), chain + (token, "varint"))
+    def _varint(self, where: str, token: str, value: int, chain: Chain) -> None:
+        self.plain(where, token, str(pb.signed64(value)), chain + (token, "varint"))
         if value >= _ZIGZAG_MIN:
-            yield from self.plain(where, token, str(pb.zigzag(value)), chain + (token, "zigzag"))
+            self.plain(where, token, str(pb.zigzag(value)), chain + (token, "zigzag"))
 
     def _pb_bytes(self, where: str, token: str, path: str, value: bytes, chain: Chain,
-                  nesting: int) -> Iterator[Field]:
+                  nesting: int) -> None:
         nested = None
         if nesting < _PB_MAX_NESTING and len(value) >= 2:
             nested = pb.parse_message(value, guessed=True)
@@ -323,24 +365,23 @@ class Walker:
         # a nested message's own bytes are not yielded again: its leaves and the outer
         # value already hold them, and big messages would otherwise be searched per level
         if nested is None or is_text:
-            yield from self.emit(where, token, value, chain + (token,), body_like=True,
-                                 in_pb=True)
+            self.emit(where, token, value, chain + (token,), body_like=True, in_pb=True)
         if nested is not None:
-            yield from self._protobuf(where, nested, chain, f"{path}.", nesting + 1)
+            self._protobuf(where, nested, chain, f"{path}.", nesting + 1)
             return
         if is_text:
             return
         numbers = pb.packed_varints(value)
         if numbers is not None and 1 < len(numbers) <= _PB_MAX_PACKED:
             for index, number in enumerate(numbers):
-                yield from self.plain(where, f"{token}[{index}]", str(number),
-                                      chain + (token, "packed"))
+                self.plain(where, f"{token}[{index}]", str(number), chain + (token, "packed"))
 
-    def plain(self, where: str, key: str, text: str | bytes, chain: Chain) -> Iterator[Field]:
+    def plain(self, where: str, key: str, text: str | bytes, chain: Chain) -> None:
         """A value searched as it is and never decoded further (a number read from binary,
         a whole URL)."""
         if self.budget.take_field():
-            yield Field(where, key, _utf8(text) if isinstance(text, str) else text, chain)
+            self.out.append(Field(where, key, _utf8(text) if isinstance(text, str) else text,
+                                  chain))
 
 
 def _is_lat_lon(lat: str, lon: str) -> bool:

@@ -192,11 +192,14 @@ def _write_report(result, fmt: str, output: str | None, *, reveal: bool,
 
         report.print_terminal(result, Console(), reveal=reveal, fail_on=fail_on)
         return
-    text = report.render(result, fmt, reveal=reveal, fail_on=fail_on)
-    if output:
-        _write_text(output, text)
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if not output:
+        report.write(result, fmt, sys.stdout, reveal=reveal, fail_on=fail_on)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as stream:
+            report.write(result, fmt, stream, reveal=reveal, fail_on=fail_on)
+    except OSError as e:
+        raise InputError(f"{output}: cannot write the report: {e.strerror}") from None
 
 
 def _write_text(path: str, text: str) -> None:

@@ -72,6 +72,19 @@ def render(result: AuditResult, fmt: str, *, reveal: bool = False,
     raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
+def write(result: AuditResult, fmt: str, stream: Any, *, reveal: bool = False,
+          fail_on: Severity = Severity.HIGH) -> None:
+    """Write the report to a text stream; JSON goes out record by record (large captures)."""
+    if fmt == "json":
+        from auditor.report.json_report import iter_json
+
+        for piece in iter_json(result, reveal=reveal, fail_on=fail_on):
+            stream.write(piece)
+        return
+    text = render(result, fmt, reveal=reveal, fail_on=fail_on)
+    stream.write(text if text.endswith("\n") else text + "\n")
+
+
 def print_terminal(result: AuditResult, console: Console, *, reveal: bool = False,
                    fail_on: Severity = Severity.HIGH) -> None:
     """Print the terminal report; colors only if `console` has them."""

@@ -21,6 +21,7 @@ the same values inside URLs and hosts) are masked unless --reveal.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from auditor.model import Exchange, Finding, InputInfo, Observation, Severity
@@ -43,8 +44,8 @@ SCHEMA = "auditor-report/1"
 
 
 def report_dict(result: AuditResult, *, reveal: bool = False,
-                fail_on: Severity = Severity.HIGH) -> dict[str, Any]:
-    """The report as plain data, in schema order."""
+                fail_on: Severity = Severity.HIGH, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The report as plain data, in schema order; lists named in `skip` are left empty."""
     masker = masker_for(result, reveal)
     findings = sorted_findings(result.findings)
     return {
@@ -52,8 +53,10 @@ def report_dict(result: AuditResult, *, reveal: bool = False,
         "tool": {"name": result.tool.get("name", ""), "version": result.tool.get("version", "")},
         "inputs": [_input(info, masker) for info in result.inputs],
         "consent": {"opt_in_at": iso_time(result.opt_in_at), "source": result.opt_in_source},
-        "exchanges": [_exchange(e, result, masker) for e in result.exchanges],
-        "observations": [_observation(o, masker) for o in result.observations],
+        "exchanges": [] if "exchanges" in skip else
+        [_exchange(e, result, masker) for e in result.exchanges],
+        "observations": [] if "observations" in skip else
+        [_observation(o, masker) for o in result.observations],
         "findings": [_finding(f, result, masker) for f in findings],
         "summary": _summary(result, findings, fail_on, masker),
         "geo_data": result.geo_data,
@@ -63,8 +66,37 @@ def report_dict(result: AuditResult, *, reveal: bool = False,
 
 def render_json(result: AuditResult, *, reveal: bool = False,
                 fail_on: Severity = Severity.HIGH) -> str:
-    return json.dumps(report_dict(result, reveal=reveal, fail_on=fail_on), indent=2,
-                      ensure_ascii=False) + "\n"
+    return "".join(iter_json(result, reveal=reveal, fail_on=fail_on))
+
+
+_LONG_LISTS = ("exchanges", "observations")
+
+
+def iter_json(result: AuditResult, *, reveal: bool = False,
+              fail_on: Severity = Severity.HIGH) -> Iterator[str]:
+    """The report's text in pieces, byte-for-byte what `json.dumps(report_dict(...),
+    indent=2)` gives, but with the long lists (one record per exchange and observation)
+    made one record at a time, so writing the report of a 1 GB capture does not hold
+    every record in memory at once."""
+    masker = masker_for(result, reveal)
+    items = {
+        "exchanges": lambda: (_exchange(e, result, masker) for e in result.exchanges),
+        "observations": lambda: (_observation(o, masker) for o in result.observations),
+    }
+    document = report_dict(result, reveal=reveal, fail_on=fail_on, skip=_LONG_LISTS)
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    for name in _LONG_LISTS:
+        marker = f'"{name}": []'
+        before, text = text.split(marker, 1)
+        yield before
+        yield f'"{name}": ['
+        first = True
+        for record in items[name]():
+            body = json.dumps(record, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+            yield ("\n    " if first else ",\n    ") + body
+            first = False
+        yield "]" if first else "\n  ]"
+    yield text + "\n"
 
 
 def _input(info: InputInfo, masker: Masker) -> dict[str, Any]:

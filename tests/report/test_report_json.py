@@ -85,3 +85,19 @@ def test_empty_result(empty) -> None:
     assert report["exchanges"] == [] and report["findings"] == []
     assert report["consent"]["opt_in_at"] is None
     assert report["summary"]["verdict"] == "pass"
+
+
+def test_streamed_text_is_exactly_the_whole_document(result, empty) -> None:
+    """iter_json makes the long lists one record at a time; the text must not change."""
+    import io
+
+    from auditor.report import write
+    from auditor.report.json_report import report_dict
+
+    for each in (result, empty):
+        for reveal in (False, True):
+            stream = io.StringIO()
+            write(each, "json", stream, reveal=reveal)
+            whole = json.dumps(report_dict(each, reveal=reveal), indent=2,
+                               ensure_ascii=False) + "\n"
+            assert stream.getvalue() == whole

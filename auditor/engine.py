@@ -94,7 +94,12 @@ class Audit:
         kept = dataclasses.replace(exchange, id=len(self.exchanges) + 1, body=b"",
                                    headers=_trim_headers(exchange.headers))
         notes: list[str] = []
-        observations = self.detector.observe(kept, fields_of(exchange, warnings=notes))
+        try:
+            observations = self.detector.observe(kept, fields_of(exchange, warnings=notes))
+        except Exception as error:  # noqa: BLE001 - one odd upload must not end the audit
+            observations = []
+            notes.append(f"analysis failed ({type(error).__name__}: {error}); this upload "
+                         f"was not searched — please report it with the capture")
         if notes and self.inputs:
             self.inputs[-1].warnings.extend(f"{exchange.source}: {n}" for n in notes)
         self.destinations[kept.id] = self.resolver.resolve(exchange.host, exchange.server_ip)

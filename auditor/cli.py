@@ -9,6 +9,7 @@ from pathlib import Path
 
 from auditor import __version__
 from auditor.model import InputError, Severity
+from auditor.options import add_audit_options
 
 EPILOG = """\
 exit codes:
@@ -60,7 +61,7 @@ def build_parser(*, with_proxy_options: bool = True) -> argparse.ArgumentParser:
                     "files and HAR. The kind of each file is told from its bytes.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     analyze.add_argument("captures", nargs="+", metavar="CAPTURE", help="capture files")
-    _add_audit_options(analyze)
+    add_audit_options(analyze)
     analyze.add_argument("--keylog", action="append", default=[], metavar="FILE",
                          help="NSS key log (SSLKEYLOGFILE) to decrypt TLS; repeatable")
     analyze.add_argument("--format", default="terminal", choices=_formats(),
@@ -75,7 +76,9 @@ def build_parser(*, with_proxy_options: bool = True) -> argparse.ArgumentParser:
         "proxy", help="audit a phone live: run mitmproxy with the auditor addon",
         description="Run mitmproxy with the auditor addon. Point the phone's Wi-Fi proxy "
                     "here; each personal datum it uploads is shown as it happens; Ctrl-C "
-                    "writes the report.", epilog=EPILOG,
+                    "writes the report.",
+        epilog="exit codes:\n  0  stopped by Ctrl-C or SIGTERM; the report and flow file "
+               "are written\n  2  bad options or input, or the proxy could not start\n",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     if with_proxy_options:
         from auditor import proxy
@@ -120,23 +123,6 @@ def build_parser(*, with_proxy_options: bool = True) -> argparse.ArgumentParser:
 
 def _formats() -> tuple[str, ...]:
     return ("terminal", "markdown", "html", "json", "sarif", "junit")
-
-
-def _add_audit_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", metavar="device.yaml",
-                        help="what the handset knows about itself (IMEI, number, contacts...); "
-                             "without it only pattern matches are reported")
-    parser.add_argument("--policy", action="append", metavar="FILE|DIR",
-                        help="policy file or folder; repeatable (default: the bundled rules/)")
-    parser.add_argument("--opt-in-at", metavar="TIME",
-                        help="when the user opted in (ISO 8601 or epoch seconds); default: the "
-                             "first request matching a policy's consent.opt_in, else never")
-    parser.add_argument("--reveal", action="store_true",
-                        help="show identifiers unmasked (the report is then personal data)")
-    parser.add_argument("--geoip", metavar="FILE.mmdb",
-                        help="a GeoLite2/DB-IP .mmdb to use instead of the bundled geoip2fast data")
-    parser.add_argument("--no-patterns", action="store_true",
-                        help="report known device values only, no pattern matches")
 
 
 def _add_gate_options(parser: argparse.ArgumentParser, *, fail_on: bool = True) -> None:

@@ -25,6 +25,7 @@ from mitmproxy.tools.dump import DumpMaster
 from rich.console import Console
 
 from auditor.addon import Auditor
+from auditor.options import add_audit_options
 
 _SIOCGIFADDR = 0x8915  # Linux ioctl: the IPv4 address of an interface
 
@@ -38,20 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", action="append", metavar="MODE",
                         help="mitmproxy mode: regular (default), transparent, wireguard, "
                              "socks5, upstream:URL, ...; repeat for several")
-    parser.add_argument("--device", help="device profile (device.yaml) of the phone")
-    parser.add_argument("--policy", action="append", metavar="FILE|DIR",
-                        help="policy file or folder (repeatable; default: the bundled rules)")
-    parser.add_argument("--opt-in-at", metavar="TIME",
-                        help="when the user opted in (ISO 8601 or epoch seconds)")
+    add_audit_options(parser, patterns=False)
     parser.add_argument("--report", metavar="FILE",
                         help="write the report here on exit (format from the extension)")
     parser.add_argument("--save", metavar="FILE",
                         help="save every flow to this mitmproxy flow file")
-    parser.add_argument("--reveal", action="store_true",
-                        help="show identifiers unmasked")
     parser.add_argument("--confdir", default="~/.mitmproxy",
                         help="mitmproxy's folder, with its CA (default: ~/.mitmproxy)")
-    parser.add_argument("--geoip", metavar="FILE", help="GeoIP data for server countries")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         dest="mitmproxy_options",
                         help="a mitmproxy option, e.g. ssl_insecure=true (repeatable)")

@@ -210,7 +210,7 @@ def record(session: Session, handset: Callable[[Session], None], out: Path,
         stop.set()
         for server in servers:
             server.shutdown()
-    _rewrite_addresses(raw, out, {
+    rewrite_addresses(raw, out, {
         PHONE_LOOPBACK: session.phone_ip,
         DNS_LOOPBACK: session.dns_server_ip,
         **{h.loopback_ip: h.public_ip for h in session.hosts},
@@ -220,7 +220,8 @@ def record(session: Session, handset: Callable[[Session], None], out: Path,
     print(f"wrote {out} ({out.stat().st_size} bytes)")
 
 
-def _rewrite_addresses(raw: Path, out: Path, mapping: dict[str, str]) -> None:
+def rewrite_addresses(raw: Path, out: Path, mapping: dict[str, str]) -> None:
+    """Copy a capture with IPv4 addresses replaced; checksums recomputed, times kept."""
     from scapy.layers.inet import IP, TCP, UDP
     from scapy.utils import PcapReader, PcapWriter
 

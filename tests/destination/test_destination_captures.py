@@ -2,17 +2,20 @@
 
 The sample capture was recorded on loopback and its server addresses were rewritten once
 to Chinese public addresses (captures/recorder.py). Here the same packets are rewritten
-again with scapy — IP source/destination swapped for a German public address
+again by the same function (scapy) — IP source/destination swapped for a German public address
 (212.227.0.0/16, IONOS, geolocates to DE in the bundled data), checksums recomputed, payloads and timestamps untouched —
 so one capture can be judged against "no identifiers outside the EU" both ways.
 """
 
+import sys
+
 import pytest
-from scapy.layers.inet import IP, TCP, UDP
-from scapy.utils import PcapReader, PcapWriter
 
 from auditor.cli import main
 from conftest import ROOT, SAMPLE
+
+sys.path.insert(0, str(ROOT / "captures"))
+from recorder import rewrite_addresses  # noqa: E402
 
 EU_POLICY = str(ROOT / "rules" / "examples" / "eu-only.yaml")
 CN_SERVERS = {"42.62.94.174", "120.92.96.37"}
@@ -20,20 +23,7 @@ DE_SERVER = "212.227.17.1"
 
 
 def rewrite_servers(src, dst, new_ip):
-    with PcapReader(str(src)) as reader, PcapWriter(str(dst), linktype=reader.linktype) as out:
-        for packet in reader:
-            when = packet.time
-            if IP in packet:
-                ip = packet[IP]
-                ip.src = new_ip if ip.src in CN_SERVERS else ip.src
-                ip.dst = new_ip if ip.dst in CN_SERVERS else ip.dst
-                del ip.chksum
-                for layer in (TCP, UDP):
-                    if layer in packet:
-                        del packet[layer].chksum
-                packet = packet.__class__(bytes(packet))
-                packet.time = when
-            out.write(packet)
+    rewrite_addresses(src, dst, {ip: new_ip for ip in CN_SERVERS})
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from auditor.model import Exchange, InputInfo
 from auditor.sources.bodycodec import MAX_BODY, decode_body
 from auditor.sources.dns import DnsMessage, parse_dns
 from auditor.sources.http1 import HttpConversation, HttpMessage, WsMessage
+from auditor.sources.tcpstream import UNLIMITED, ReadsEverything
 from auditor.sources.tlsmeta import Hello, count_records, handshake_message, parse_hello
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 RAW_BODY_LIMIT = 64 << 10  # bytes of an unknown protocol's upload kept for the detectors
 _HELLO_LIMIT = 64 << 10
+_HANDSHAKE = 0x16  # TLS record type
 
 
 @dataclass
@@ -143,13 +145,15 @@ class HttpHandler:
 
 
 class _Collector:
-    """A stream sink that counts, remembers the first `limit` bytes and any gaps — and,
-    while `segments` is a list, which captured segment each kept chunk came in."""
+    """A stream sink that remembers the first `limit` bytes and any gaps, counts TLS
+    records when `tls` is set — and, while `segments` is a list, notes which captured
+    segment each kept chunk came in."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, tls: bool = False) -> None:
         self.limit = limit
+        self.tls = tls
         self.kept = bytearray()
-        self.records = [0, 0, 0, 0]
+        self.records = [0, 0, 0, 0]  # see count_records
         self.gaps: list[str] = []
         self.segments: list[tuple[int, float, int]] | None = None  # (kept offset, time, pkt)
 
@@ -158,12 +162,26 @@ class _Collector:
             if self.segments is not None:
                 self.segments.append((len(self.kept), time, packet))
             self.kept += chunk[:self.limit - len(self.kept)]
-        count_records(self.records, chunk)
+        if self.tls:
+            count_records(self.records, chunk)
 
     def gap(self, missing: int, offset: int) -> None:
         self.gaps.append(f"gap: {missing} bytes missing at stream offset {offset}")
         self.limit = len(self.kept)  # what is kept must be the stream as sent, without holes
         self.records[1:] = [0, 0, 0]  # record boundaries are lost; count from the next
+
+    def countable(self) -> int:
+        """Once nothing more is kept: everything, or for TLS the rest of the current
+        record (a record header must be read to count the next one)."""
+        if self.segments is not None or len(self.kept) < self.limit:
+            return 0
+        if not self.tls:
+            return UNLIMITED
+        return 0 if self.records[2] else self.records[1]
+
+    def skipped(self, size: int, time: float, packet: int) -> None:
+        if self.tls:
+            self.records[1] -= size
 
 
 class RawHandler:
@@ -203,7 +221,7 @@ class DnsTcpHandler:
         self.pending.clear()
 
 
-class _DnsTcpStream:
+class _DnsTcpStream(ReadsEverything):
     def __init__(self, handler: DnsTcpHandler, query: bool) -> None:
         self.handler, self.query = handler, query
         self.buf = bytearray()
@@ -245,13 +263,29 @@ class _HelloCollector(_Collector):
     decision to keep everything for decryption is taken before bytes are dropped."""
 
     def __init__(self, handler: TlsHandler) -> None:
-        super().__init__(_HELLO_LIMIT)
+        super().__init__(_HELLO_LIMIT, tls=True)
         self.handler = handler
 
     def data(self, chunk: bytes, time: float, packet: int) -> None:
         super().data(chunk, time, packet)
         if self.handler.hello is None:
             self.handler.client_hello()
+
+
+class _ServerHelloCollector(_Collector):
+    """The server's side of TLS: when the connection is only listed (`segments` is None),
+    nothing past the server's first handshake message — all `_server_hello` reads — is
+    kept, so the rest of the download is only counted."""
+
+    def __init__(self) -> None:
+        super().__init__(_HELLO_LIMIT, tls=True)
+
+    def data(self, chunk: bytes, time: float, packet: int) -> None:
+        super().data(chunk, time, packet)
+        kept = self.kept
+        if self.segments is None and len(kept) < self.limit and (
+                kept[0] != _HANDSHAKE or handshake_message(bytes(kept)) is not None):
+            self.limit = len(kept)
 
 
 class _Timeline:
@@ -307,7 +341,7 @@ class TlsHandler:
 
     def __init__(self, ctx: CaptureContext, ends: Endpoints) -> None:
         self.ctx, self.ends = ctx, ends
-        self.up, self.down = _HelloCollector(self), _Collector(_HELLO_LIMIT)
+        self.up, self.down = _HelloCollector(self), _ServerHelloCollector()
         # segments are noted until the ClientHello tells whether the keys are known
         self.up.segments, self.down.segments = [], []
         self.hello: Hello | None = None
@@ -326,6 +360,7 @@ class TlsHandler:
             self.up.limit = self.down.limit = MAX_BODY
         elif self.hello is not None:
             self.up.segments = self.down.segments = None  # only decrypted data needs them
+            self.up.limit = len(self.up.kept)  # the ClientHello was all there was to read
 
     def close(self) -> None:
         self.client_hello()

@@ -14,8 +14,10 @@ from collections.abc import Callable, Iterator
 
 from auditor.model import InputError, InputInfo
 
-#: (packet number, epoch seconds, link type, captured bytes, original length on the wire)
-Frame = tuple[int, float, int, bytes, int]
+#: (packet number, epoch seconds, link type, buffer, start, end): the captured bytes are
+#: buffer[start:end] — not cut out, so that a reader that needs only a few header fields
+#: does not copy the packet
+Frame = tuple[int, float, int, bytes, int, int]
 SecretsCallback = Callable[[int, bytes, str], None]  # (secrets type, data, origin)
 ProgressCallback = Callable[[int, int], None]
 
@@ -103,27 +105,38 @@ def _pcap_frames(path: str, info: InputInfo, r: _Buffered, endian: str,
         raise InputError(f"{path}: the pcap file header is cut short ({4 + len(header)} of 24 "
                          f"bytes); the file is truncated")
     linktype = struct.unpack(endian + "HHiIII", header)[5] & 0x0FFFFFFF
-    unpack_record = struct.Struct(endian + "IIII").unpack_from
+    unpack_record = struct.Struct(endian + "III4x").unpack_from  # the wire length is unused
     number = 0
+    buf, pos = r.buf, r.pos  # local copies of the reader's state, written back to refill
     while True:
-        if not r.ensure(16):
-            if len(r.buf) > r.pos:
-                info.warn(f"{path}: packet {number + 1}: truncated mid-packet (record header "
-                          f"cut at offset {r.offset}); the rest of the file was skipped")
-            return
+        if pos + 16 > len(buf):
+            r.pos = pos
+            if not r.ensure(16):
+                if len(r.buf) > r.pos:
+                    info.warn(f"{path}: packet {number + 1}: truncated mid-packet (record "
+                              f"header cut at offset {r.offset}); the rest of the file was "
+                              f"skipped")
+                return
+            buf, pos = r.buf, r.pos
         number += 1
-        sec, frac, caplen, wirelen = unpack_record(r.buf, r.pos)
+        sec, frac, caplen = unpack_record(buf, pos)
         if caplen > _MAX_RECORD:
+            r.pos = pos
             _fatal_or_warn(path, info, number, f"impossible packet length {caplen} at offset "
                            f"{r.offset}; the file is corrupt")
             return
-        if not r.ensure(16 + caplen):
-            info.warn(f"{path}: packet {number}: truncated mid-packet ({len(r.buf) - r.pos - 16} "
-                      f"of {caplen} bytes); the rest of the file was skipped")
-            return
-        start = r.pos + 16
-        r.pos = start + caplen
-        yield number, sec + frac * unit, linktype, r.buf[start:r.pos], wirelen
+        end = pos + 16 + caplen
+        if end > len(buf):
+            r.pos = pos
+            if not r.ensure(16 + caplen):
+                info.warn(f"{path}: packet {number}: truncated mid-packet "
+                          f"({len(r.buf) - r.pos - 16} of {caplen} bytes); the rest of the "
+                          f"file was skipped")
+                return
+            buf, pos = r.buf, r.pos
+            end = pos + 16 + caplen
+        yield number, sec + frac * unit, linktype, buf, pos + 16, end
+        pos = end
 
 
 def _fatal_or_warn(path: str, info: InputInfo, number: int, what: str) -> None:
@@ -194,9 +207,7 @@ def _pcapng_frames(path: str, info: InputInfo, r: _Buffered,
         elif block_type == _SPB:
             number += 1
             if section.interfaces and len(body) >= 4:
-                linktype = section.interfaces[0][0]
-                yield number, 0.0, linktype, body[4:], struct.unpack(section.endian + "I",
-                                                                     body[:4])[0]
+                yield number, 0.0, section.interfaces[0][0], body, 4, len(body)
         elif block_type == _IDB:
             section.interfaces.append(_interface(section.endian, body))
         elif block_type == _DSB and on_secrets is not None and len(body) >= 8:
@@ -243,11 +254,10 @@ def _packet_block(section: _Section, block_type: int, body: bytes,
     if len(body) < 20:
         return None
     if block_type == _EPB:
-        iface, high, low, caplen, wirelen = struct.unpack(section.endian + "IIIII", body[:20])
+        iface, high, low, caplen = struct.unpack(section.endian + "IIII", body[:16])
     else:  # obsolete Packet Block: 16-bit interface id and drop count
-        iface, _drops, high, low, caplen, wirelen = struct.unpack(section.endian + "HHIIII",
-                                                                  body[:20])
+        iface, _drops, high, low, caplen = struct.unpack(section.endian + "HHIII", body[:16])
     if iface >= len(section.interfaces) or 20 + caplen > len(body):
         return None
     linktype, tick = section.interfaces[iface]
-    return number, ((high << 32) | low) * tick, linktype, body[20:20 + caplen], wirelen
+    return number, ((high << 32) | low) * tick, linktype, body, 20, 20 + caplen

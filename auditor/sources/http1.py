@@ -14,8 +14,10 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from auditor.sources.bodycodec import MAX_BODY
+from auditor.sources.tcpstream import UNLIMITED
 
 METHODS = (b"GET", b"POST", b"PUT", b"HEAD", b"DELETE", b"OPTIONS", b"PATCH", b"CONNECT",
            b"TRACE", b"PROPFIND", b"PROPPATCH", b"MKCOL", b"COPY", b"MOVE", b"LOCK",
@@ -28,6 +30,7 @@ _RESYNC_STATUS = re.compile(rb"(?:^|\n)(HTTP/1\.[01] \d{3})")
 _REQUEST_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^\s]+) HTTP/(\d\.\d)\s*$")
 _STATUS_LINE = re.compile(rb"HTTP/\d\.\d (\d{3})")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
+_HEADER = re.compile(r"^([^:\n]*):(.*)$", re.MULTILINE)  # a header line: name, value
 _MAX_HEAD = 256 << 10
 _KEEP_TAIL = 256  # bytes kept while searching for a resync point
 
@@ -55,13 +58,11 @@ class HttpMessage:
     notes: list[str] = field(default_factory=list)
     complete: bool = False  # the whole request was read
     answered: bool = False  # a final response was read (or none will come)
+    index: dict[str, str] = field(default_factory=dict)  # see _Head.index
 
     def header(self, name: str) -> str:
-        name = name.lower()
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return ""
+        """The first header of that name (any case), or ''."""
+        return self.index.get(name.lower(), "")
 
 
 @dataclass
@@ -77,11 +78,45 @@ class WsMessage:
     bytes_down: int = 0  # server bytes since the previous client message (counted only)
 
 
-def _parse_head(head: bytes, line_re: re.Pattern) -> tuple[re.Match | None, list[tuple[str, str]]]:
-    lines = head.decode("latin-1").replace("\r\n", "\n").split("\n")
-    first = line_re.match(lines[0].encode("latin-1"))
+class _Head(NamedTuple):
+    """A parsed request or response head."""
+
+    first: re.Match | None  # the request or status line, matched
+    headers: list[tuple[str, str]]
+    index: dict[str, str]  # lower-cased name -> the value of its first header
+
+    def content_length(self) -> int | None:
+        value = self.index.get("content-length")
+        if value is None:
+            return None
+        try:
+            return max(0, int(value.split(",")[0].strip()))
+        except ValueError:
+            return None
+
+    def chunked(self) -> bool:
+        return "transfer-encoding" in self.index and any(
+            n.lower() == "transfer-encoding" and "chunked" in v.lower() for n, v in self.headers)
+
+
+def _parse_head(head: bytes, line_re: re.Pattern) -> _Head:
+    text = head.decode("latin-1").replace("\r\n", "\n")
+    line_end = text.find("\n")
+    if line_end < 0:
+        return _Head(line_re.match(head), [], {})
+    first = line_re.match(head[:head.find(b"\n")])
+    if "\n " in text or "\n\t" in text:
+        headers = _folded_headers(text[line_end + 1:])
+    else:  # the common case, without a loop in Python
+        headers = [(name.strip(), value.strip())
+                   for name, value in _HEADER.findall(text, line_end + 1)]
+    return _Head(first, headers, {name.lower(): value for name, value in reversed(headers)})
+
+
+def _folded_headers(text: str) -> list[tuple[str, str]]:
+    """Header lines, some continued on the next (obsolete line folding)."""
     headers: list[tuple[str, str]] = []
-    for line in lines[1:]:
+    for line in text.split("\n"):
         if not line:
             continue
         if line[0] in " \t" and headers:  # obsolete line folding
@@ -90,21 +125,7 @@ def _parse_head(head: bytes, line_re: re.Pattern) -> tuple[re.Match | None, list
         name, sep, value = line.partition(":")
         if sep:
             headers.append((name.strip(), value.strip()))
-    return first, headers
-
-
-def _content_length(headers: list[tuple[str, str]]) -> int | None:
-    for name, value in headers:
-        if name.lower() == "content-length":
-            try:
-                return max(0, int(value.split(",")[0].strip()))
-            except ValueError:
-                return None
-    return None
-
-
-def _chunked(headers: list[tuple[str, str]]) -> bool:
-    return any(n.lower() == "transfer-encoding" and "chunked" in v.lower() for n, v in headers)
+    return headers
 
 
 class _BodyReader:
@@ -179,6 +200,23 @@ class _BodyReader:
             self.remaining -= len(chunk)
         return True
 
+    def countable(self) -> int:
+        """How many of the next bytes lie inside a body that is only counted: the rest of
+        a length-delimited body but its last byte (whose chunk ends the body through
+        `read`), or of a chunk."""
+        if self.keep:
+            return 0
+        if self.chunked:
+            return self.chunk_left if self.chunk_state == "data" else 0
+        return UNLIMITED if self.remaining < 0 else max(0, self.remaining - 1)
+
+    def count(self, size: int) -> None:
+        """`size` countable bytes went by."""
+        if self.chunked:
+            self.chunk_left -= size
+        elif self.remaining > 0:
+            self.remaining -= size
+
     def skip(self, missing: int) -> bool:
         """Bytes lost in a gap; True when framing survives (a known length)."""
         if self.chunked and self.chunk_state == "data" and missing <= self.chunk_left:
@@ -252,6 +290,14 @@ class _ClientStream:
         self.buf += chunk
         self._run()
 
+    def countable(self) -> int:
+        """Only a tunnel's bytes are counted rather than read."""
+        return UNLIMITED if self.state == "opaque" and not self.buf and self.conv.requests else 0
+
+    def skipped(self, size: int, time: float, packet: int) -> None:
+        self.now = self.mark = (time, packet)
+        self.conv.requests[-1].bytes_up += size
+
     def gap(self, missing: int, offset: int) -> None:
         note = f"gap: {missing} bytes of the upload missing at stream offset {offset}"
         if self.state == "body" and self.current and self.reader and not self.buf \
@@ -313,20 +359,22 @@ class _ClientStream:
             self.mark = self.now
 
     def _start_request(self, pos: int, head_end: int, body_start: int) -> int:
-        first, headers = _parse_head(bytes(self.buf[pos:head_end]), _REQUEST_LINE)
+        head = _parse_head(bytes(self.buf[pos:head_end]), _REQUEST_LINE)
+        first = head.first
         if first is None:
             self.state = "resync"
             return pos + 1
         request = HttpMessage(first.group(1).decode("latin-1"), first.group(2).decode("latin-1"),
-                              first.group(3).decode(), headers, self.mark[0], self.mark[1],
-                              self.now[0], bytes_up=body_start - pos)
+                              first.group(3).decode(), head.headers, self.mark[0], self.mark[1],
+                              self.now[0], bytes_up=body_start - pos, index=head.index)
         self.current = request
         self.conv.requests.append(request)
         self.conv.unanswered.append(request)
-        self.reader = _BodyReader(_content_length(headers) or 0, _chunked(headers), keep=True)
+        length, chunked = head.content_length(), head.chunked()
+        self.reader = _BodyReader(length or 0, chunked, keep=True)
         self.state = "body"
         self.mark = self.now
-        if not _chunked(headers) and not _content_length(headers):
+        if not chunked and not length:
             self._finish_request()
         return body_start
 
@@ -336,14 +384,15 @@ class _ClientStream:
         complete_lines = self.buf.rfind(b"\n")
         if complete_lines < 0:
             return
-        first, headers = _parse_head(bytes(self.buf[:complete_lines]), _REQUEST_LINE)
+        head = _parse_head(bytes(self.buf[:complete_lines]), _REQUEST_LINE)
+        first = head.first
         if first is None:
             return
         request = HttpMessage(first.group(1).decode("latin-1"), first.group(2).decode("latin-1"),
-                              first.group(3).decode(), headers, self.mark[0], self.mark[1],
+                              first.group(3).decode(), head.headers, self.mark[0], self.mark[1],
                               self.now[0], bytes_up=len(self.buf) + missing,
                               notes=[note + "; the request headers are cut there"],
-                              complete=True)
+                              complete=True, index=head.index)
         self.conv.requests.append(request)
         self.conv.unanswered.append(request)
         self.conv.emit_ready()
@@ -449,6 +498,20 @@ class _ServerStream:
                 pos = len(self.buf)
         del self.buf[:pos]
 
+    def countable(self) -> int:
+        """A tunnel, or the middle of a response body: counted, never read."""
+        if self.buf:
+            return 0
+        if self.state == "opaque":
+            return UNLIMITED
+        return self.reader.countable() if self.state == "body" else 0
+
+    def skipped(self, size: int, time: float, packet: int) -> None:
+        self.now = time
+        if self.state == "body":
+            self.reader.count(size)
+        self._count(size)
+
     def gap(self, missing: int, offset: int) -> None:
         self._count(missing)
         if self.state == "opaque":
@@ -478,7 +541,8 @@ class _ServerStream:
             target.end_time = max(target.end_time, self.now)
 
     def _start_response(self, pos: int, head_end: int, body_start: int) -> int:
-        first, headers = _parse_head(bytes(self.buf[pos:head_end]), _STATUS_LINE)
+        head = _parse_head(bytes(self.buf[pos:head_end]), _STATUS_LINE)
+        first = head.first
         if first is None:
             self.state = "resync"
             return pos + 1
@@ -504,8 +568,8 @@ class _ServerStream:
         if method == "HEAD" or status in (204, 304):
             self._finish_response()
             return body_start
-        length = _content_length(headers)
-        chunked = _chunked(headers)
+        length = head.content_length()
+        chunked = head.chunked()
         self.reader = _BodyReader(length, chunked, keep=False)
         self.state = "body"
         if length == 0 and not chunked:

@@ -1,9 +1,17 @@
 """pcap/pcapng captures to `Exchange`s, streaming: packets are framed (capfile), parsed
 (netparse), reassembled per connection and direction (tcpstream) and handed to the
-protocol found by content (apps). Memory grows with open connections, not file size."""
+protocol found by content (apps). Memory grows with open connections, not file size.
+
+Most packets of a capture are bare ACKs or carry bytes that are only counted (response
+bodies, TLS records without keys). For those — Ethernet, IPv4 without options or
+fragments, TCP in order on a known connection — the packet loop reads the headers with
+one `struct` call and updates counters in place, without a Python object per packet;
+every other packet takes the general path below, which has the same effect.
+"""
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Iterator
 
 from auditor.model import Exchange, InputInfo
@@ -34,7 +42,7 @@ from auditor.sources.netparse import (
     ip_offset,
     parse_ip,
 )
-from auditor.sources.tcpstream import Reassembler
+from auditor.sources.tcpstream import ReadsEverything, Reassembler
 from auditor.sources.tlsmeta import (
     QuicInitialReader,
     is_quic_initial,
@@ -48,6 +56,12 @@ _IDLE_UDP = 120.0  # seconds of capture time after which a UDP flow is over
 _IDLE_TCP = 900.0
 _SWEEP_EVERY = 8192  # packets
 _DNS_WAIT = 5.0  # seconds of capture time a DNS query waits for its answer
+_ETHERNET = 1
+_FAST_MIN = 14 + 20 + 20  # Ethernet, IPv4 and TCP headers without options
+# Ethernet type; IPv4 version+IHL, total length, fragment field, protocol; TCP ports,
+# sequence number, data offset, flags
+_eth_ipv4_tcp = struct.Struct("!12xHBxH2xHxB10xHHI4xBB").unpack_from
+_ports = struct.Struct("!HH").pack
 
 
 def read_pcap(
@@ -61,6 +75,22 @@ def read_pcap(
     return _CaptureReader(path, info, keylogs).run(progress)
 
 
+def flow_key(src: bytes, sport: int, dst: bytes, dport: int) -> bytes:
+    """What a packet's connection is found by: its addresses and ports as they stand in
+    an IPv4 packet (source, destination, source port, destination port)."""
+    return src + dst + _ports(sport, dport)
+
+
+class _Half:
+    """One direction of a TCP connection, as the packet loop finds it by its flow key."""
+
+    __slots__ = ("conn", "ends", "stream", "upward")
+
+    def __init__(self, conn: _TcpConnection, upward: bool) -> None:
+        self.conn, self.ends, self.upward = conn, conn.ends, upward
+        self.stream: Reassembler | None = None  # from the direction's first segment
+
+
 class _TcpConnection:
     """Both directions of one TCP connection, until its protocol is known and after."""
 
@@ -70,6 +100,9 @@ class _TcpConnection:
         self.ends = ends
         self.client_key = client_key  # (address bytes, port) of the client
         self.server_key = server_key
+        self.up_key = flow_key(*client_key, *server_key)  # of the client's packets
+        self.down_key = flow_key(*server_key, *client_key)
+        self.halves = (_Half(self, True), _Half(self, False))
         self.up: Reassembler | None = None
         self.down: Reassembler | None = None
         self.handler: HttpHandler | TlsHandler | RawHandler | DnsTcpHandler | None = None
@@ -77,12 +110,15 @@ class _TcpConnection:
         self.sniffed_up = 0
         self.fins = 0
 
-    def segment(self, seg: Segment, time: float, packet: int) -> bool:
-        """Feeds one segment; True when the connection is over."""
-        upward = (seg.src, seg.sport) == self.client_key
+    def segment(self, seg: Segment, upward: bool, time: float, packet: int) -> bool:
+        """Feeds one segment the client (`upward`) or the server sent; True when the
+        connection is over."""
         ends = self.ends
         ends.last_time = time
-        stream = self.up if upward else self.down
+        up, down = self.up, self.down
+        if (up is not None and up.skipped) or (down is not None and down.skipped):
+            self.flush()  # the sinks hear of counted bytes in capture order
+        stream = up if upward else down
         flags = seg.flags
         if stream is None:
             first = (seg.seq + 1) & 0xFFFFFFFF if flags & SYN else seg.seq
@@ -90,6 +126,7 @@ class _TcpConnection:
             sink = _Sink(self, upward) if handler is None else (
                 handler.up if upward else handler.down)
             stream = Reassembler(sink, first)
+            self.halves[0 if upward else 1].stream = stream
             if upward:
                 self.up = stream
             else:
@@ -107,6 +144,14 @@ class _TcpConnection:
                        & 0xFFFFFFFF)
             self.fins |= 1 if upward else 2
         return bool(flags & RST) or self.fins == 3
+
+    def flush(self) -> None:
+        """Hands both directions' counted bytes to their sinks."""
+        up, down = self.up, self.down
+        if up is not None and up.skipped:
+            up.flush()
+        if down is not None and down.skipped:
+            down.flush()
 
     def sniff(self, upward: bool, chunk: bytes, time: float, packet: int) -> None:
         """Holds the first bytes until the protocol can be told from them."""
@@ -136,6 +181,7 @@ class _TcpConnection:
             sink.data(chunk, time, packet)
 
     def close(self) -> None:
+        self.flush()
         for stream in (self.up, self.down):
             if stream is not None:
                 stream.close()
@@ -163,7 +209,7 @@ class _TcpConnection:
                                f"{what} there is incomplete")
 
 
-class _Sink:
+class _Sink(ReadsEverything):
     """Where one direction's reassembled bytes go: held while the protocol is unknown,
     then straight to the handler."""
 
@@ -286,37 +332,75 @@ class _CaptureReader:
             self._keylog_warnings()
 
     def run(self, progress: Callable[[int, int], None] | None) -> Iterator[Exchange]:
-        info, out, defrag = self.info, self.ctx.out, self.defrag
+        info, out, defrag, tcp = self.info, self.ctx.out, self.defrag, self.tcp
         first_time = None
         time = 0.0
-        for packet, time, linktype, data, _wirelen in iter_frames(
+        packet = 0
+        for packet, time, linktype, buf, start, end in iter_frames(
                 self.ctx.path, info, on_secrets=self._secrets, progress=progress):
             if first_time is None:
                 first_time = info.first_time = time
-            info.packets = packet
-            offset = ip_offset(linktype, data)
-            if offset < 0:
-                continue
-            seg = parse_ip(data, offset, defrag)
+            seg = None
+            if linktype == _ETHERNET and end - start >= _FAST_MIN:
+                # the fast path: see the module docstring; any doubt goes the general way
+                (ethertype, vhl, total, frag, proto, sport, dport, seq, tcp_off,
+                 flags) = _eth_ipv4_tcp(buf, start)
+                head = 34 + ((tcp_off >> 2) & 0x3C)  # Ethernet, IPv4 and TCP headers
+                stop = start + 14 + total
+                if (ethertype == 0x0800 and vhl == 0x45 and proto == TCP and tcp_off >= 0x50
+                        and not frag & 0x3FFF and start + head <= stop <= end):
+                    key = buf[start + 26:start + 38]
+                    half = tcp.get(key) if not flags & 7 else None  # no FIN, SYN or RST
+                    if half is not None and half.stream is not None:
+                        stream = half.stream
+                        size = stop - start - head
+                        if size == 0:  # a bare ACK
+                            half.ends.last_time = time
+                            if packet % _SWEEP_EVERY == 0:
+                                self._sweep(time)
+                            continue
+                        if seq == stream.next_seq and size <= stream.skip:
+                            stream.skip -= size
+                            stream.skipped += size
+                            stream.next_seq = (seq + size) & 0xFFFFFFFF
+                            stream.skip_time, stream.skip_packet = time, packet
+                            ends = half.ends
+                            ends.last_time = time
+                            if half.upward:
+                                ends.bytes_up += size
+                            else:
+                                ends.bytes_down += size
+                            if packet % _SWEEP_EVERY == 0:
+                                self._sweep(time)
+                            continue
+                    seg = Segment(TCP, buf[start + 26:start + 30], sport, buf[start + 30:start + 34],
+                                  dport, buf[start + head:stop], flags, seq, 0)
+                    self._tcp(seg, time, packet, key)
             if seg is None:
-                continue
-            if seg.missing:
-                self.cut_packets += 1
-                self.first_cut = self.first_cut or packet
-            if seg.proto == TCP:
-                self._tcp(seg, time, packet)
-            else:
-                self._udp(seg, time, packet)
+                data = buf[start:end]
+                offset = ip_offset(linktype, data)
+                seg = parse_ip(data, offset, defrag) if offset >= 0 else None
+                if seg is not None:
+                    if seg.missing:
+                        self.cut_packets += 1
+                        self.first_cut = self.first_cut or packet
+                    if seg.proto == TCP:
+                        self._tcp(seg, time, packet,
+                                  flow_key(seg.src, seg.sport, seg.dst, seg.dport))
+                    else:
+                        self._udp(seg, time, packet)
             if packet % _SWEEP_EVERY == 0:
                 self._sweep(time)
             if out:
+                info.packets = packet
                 info.exchanges += len(out)
                 yield from out
                 out.clear()
+        info.packets = packet
         info.last_time = time if first_time is not None else None
-        for flow in list(self.tcp.values()) + list(self.udp.values()):
+        for flow in [h.conn for h in tcp.values()] + list(self.udp.values()):
             self._close(flow)
-        self.tcp.clear()
+        tcp.clear()
         self.udp.clear()
         self._flush_dns(None)
         self._final_warnings()
@@ -334,9 +418,9 @@ class _CaptureReader:
             info.warn(f"{path}: {self.defrag.incomplete} fragmented IP packets never got "
                       f"all their fragments; they were skipped")
 
-    def _tcp(self, seg: Segment, time: float, packet: int) -> None:
-        key = (seg.src, seg.sport, seg.dst, seg.dport)
-        conn = self.tcp.get(key)
+    def _tcp(self, seg: Segment, time: float, packet: int, key: bytes) -> None:
+        half = self.tcp.get(key)
+        conn = half.conn if half is not None else None
         if conn is None:
             conn = self._open_tcp(seg, time, packet)
             if conn is None:
@@ -348,7 +432,7 @@ class _CaptureReader:
             conn = self._open_tcp(seg, time, packet)
             if conn is None:
                 return
-        if conn.segment(seg, time, packet):
+        if conn.segment(seg, key == conn.up_key, time, packet):
             self._close(conn)
 
     def _open_tcp(self, seg: Segment, time: float, packet: int) -> _TcpConnection | None:
@@ -370,8 +454,7 @@ class _CaptureReader:
         ends = Endpoints(format_endpoint(c_addr, c_port), format_endpoint(s_addr, s_port),
                          format_ip(s_addr), time, packet, time)
         conn = _TcpConnection(self.ctx, ends, (c_addr, c_port), (s_addr, s_port))
-        self.tcp[(c_addr, c_port, s_addr, s_port)] = conn
-        self.tcp[(s_addr, s_port, c_addr, c_port)] = conn
+        self.tcp[conn.up_key], self.tcp[conn.down_key] = conn.halves
         return conn
 
     def _udp(self, seg: Segment, time: float, packet: int) -> None:
@@ -423,17 +506,21 @@ class _CaptureReader:
             self.ctx.out.append(pending.pop(key))
 
     def _close(self, flow: _TcpConnection | _UdpFlow) -> None:
-        table = self.tcp if isinstance(flow, _TcpConnection) else self.udp
-        key = (*flow.client_key, *flow.server_key)
-        if table.get(key) is not flow:
+        if isinstance(flow, _TcpConnection):
+            table, key, back, entry = self.tcp, flow.up_key, flow.down_key, flow.halves[0]
+        else:
+            table, entry = self.udp, flow
+            key, back = (*flow.client_key, *flow.server_key), (*flow.server_key, *flow.client_key)
+        if table.get(key) is not entry:
             return  # already closed
         del table[key]
-        table.pop((*flow.server_key, *flow.client_key), None)
+        table.pop(back, None)
         flow.close()
 
     def _sweep(self, now: float) -> None:
         self._flush_dns(now - _DNS_WAIT)
-        for table, idle in ((self.tcp, _IDLE_TCP), (self.udp, _IDLE_UDP)):
-            stale = {id(f): f for f in table.values() if now - f.ends.last_time > idle}
-            for flow in stale.values():
-                self._close(flow)
+        stale = {id(h.conn): h.conn for h in self.tcp.values()
+                 if now - h.ends.last_time > _IDLE_TCP}
+        stale.update({id(f): f for f in self.udp.values() if now - f.ends.last_time > _IDLE_UDP})
+        for flow in stale.values():
+            self._close(flow)

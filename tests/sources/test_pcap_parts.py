@@ -19,8 +19,11 @@ from auditor.sources.tlsmeta import QuicInitialReader, count_records
 
 
 class Sink:
-    def __init__(self) -> None:
+    """Records what a stream hands it; `budget` bytes after each event are countable."""
+
+    def __init__(self, budget: int = 0) -> None:
         self.events: list = []
+        self.budget = budget
 
     def data(self, chunk: bytes, time: float, packet: int) -> None:
         self.events.append(chunk)
@@ -28,10 +31,30 @@ class Sink:
     def gap(self, missing: int, offset: int) -> None:
         self.events.append(("gap", missing, offset))
 
+    def countable(self) -> int:
+        return self.budget
+
+    def skipped(self, size: int, time: float, packet: int) -> None:
+        self.events.append(("skipped", size, packet))
+
 
 def stream(first_seq: int = 1000) -> tuple[Reassembler, Sink]:
     sink = Sink()
     return Reassembler(sink, first_seq), sink
+
+
+def test_countable_bytes_in_order_are_reported_together_before_anything_else() -> None:
+    sink = Sink(budget=10)
+    r = Reassembler(sink, 1000)
+    r.add(1000, b"head", 0, 1)  # read: the budget starts after it
+    r.add(1004, b"aaaa", 0, 2)
+    r.add(1008, b"bbbb", 0, 3)
+    r.add(1012, b"cccc", 0, 4)  # over what is left of the budget: read
+    r.add(1020, b"late", 0, 6)  # out of order: first the counted bytes, then it waits
+    r.add(1016, b"dddd", 0, 5)
+    r.close()
+    assert sink.events == [b"head", ("skipped", 8, 3), b"cccc", b"dddd", b"late"]
+    assert r.offset == 24 and r.gaps == []
 
 
 def test_out_of_order_duplicates_and_overlaps_come_out_in_order() -> None:
@@ -118,6 +141,20 @@ def test_responses_are_matched_in_order_and_100_continue_skipped() -> None:
         ("/a", b"hi", 201), ("/b", b"", 404)]
     assert c.requests[1].bytes_down == len(b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: "
                                            b"chunked\r\n\r\n4\r\nnope\r\n0\r\n\r\n")
+
+
+def test_a_response_body_is_counted_without_being_read() -> None:
+    c = Conversation()
+    c.conv.up.data(b"GET /a HTTP/1.1\r\n\r\n", 1, 1)
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"
+    c.conv.down.data(head + b"012", 2, 2)
+    assert c.conv.down.countable() == 6  # all but the last byte, which ends the body
+    c.conv.down.skipped(6, 3, 3)
+    assert c.requests == []
+    c.conv.down.data(b"9", 4, 4)
+    (request,) = c.requests
+    assert (request.status, request.bytes_down, request.end_time) == (200, len(head) + 10, 4)
+    assert c.conv.down.countable() == 0  # the next response's head must be read
 
 
 def test_a_refused_upgrade_goes_on_as_http() -> None:

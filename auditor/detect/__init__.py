@@ -1,10 +1,12 @@
 """Detection: which personal data of the device is in an exchange's fields.
 
 Known values of the device profile are found through every spelling, encoding and hash
-with one automaton pass per field (`known`); without a profile value, identifiers are
-found by shape and key (`patterns`); address books and SMS archives by their structure
-(`structure`). Observations are de-duplicated per exchange, and when a value is found both
-in a field and in a field decoded from it, only the innermost (longest chain) is kept.
+with one automaton pass over all fields of an exchange (`known`, `batch`); without a
+profile value, identifiers are found by shape and key (`patterns`), in the fields that
+pass its gates, themselves run once over all fields; address books and SMS archives by
+their structure (`structure`). Observations are de-duplicated per exchange, and when a
+value is found both in a field and in a field decoded from it, only the innermost
+(longest chain) is kept.
 """
 
 from __future__ import annotations
@@ -13,12 +15,18 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from auditor.detect.batch import FieldBatch
 from auditor.detect.hints import load_key_hints
 from auditor.detect.known import KnownMatch, KnownMatcher
 from auditor.detect.patterns import PatternFinder, PatternMatch, e164_of, is_text
 from auditor.detect.profile import DeviceProfile
-from auditor.detect.structure import StructureCollector, StructureFinding
-from auditor.detect.variants import profile_variants
+from auditor.detect.structure import (
+    LONGEST_ELEMENT_VALUE,
+    ArrayKeys,
+    StructureCollector,
+    StructureFinding,
+)
+from auditor.detect.variants import loose_phones, profile_variants
 from auditor.model import Exchange, Field, Observation
 
 __all__ = ["Detector"]
@@ -49,22 +57,29 @@ class Detector:
 
     def __init__(self, profile: DeviceProfile | None, *, pattern_mode: bool = True,
                  key_hints_path: str | None = None) -> None:
-        self.known = KnownMatcher(profile_variants(profile)) if profile else None
+        self.known = KnownMatcher(profile_variants(profile), loose_phones(profile)) \
+            if profile else None
         self.region = profile.region if profile else ""
         self.hints = load_key_hints(key_hints_path) if pattern_mode else None
         self.patterns = PatternFinder(self.hints, self.region) if self.hints else None
+        self._array_keys = ArrayKeys(self.hints) if self.hints else None
         self._profile_values = _normalised_profile_values(profile, self.region)
 
     def observe(self, exchange: Exchange, fields: Iterable[Field]) -> list[Observation]:
         """Every observation in one exchange, de-duplicated."""
         if not exchange.readable:
             return _unreadable(exchange)
+        fields = fields if isinstance(fields, (list, tuple)) else list(fields)
+        if not fields:
+            return []
+        batch = FieldBatch(fields)
+        known_by_field = self.known.search_batch(batch) if self.known else {}
+        searched = self.patterns.candidates(batch) if self.patterns else set()
         seen: list[_Seen] = []
         coordinates: list[tuple[Field, KnownMatch | PatternMatch]] = []
-        structures = StructureCollector(self.hints, self._is_phone) if self.patterns else None
-        for fld in fields:
-            lowered = fld.value.lower()
-            known = self.known.search(fld.value, lowered) if self.known else []
+        for index in sorted(searched.union(known_by_field)):
+            fld = fields[index]
+            known = known_by_field.get(index, [])
             for match in known:
                 if match.variant.data_type == "location":
                     coordinates.append((fld, match))
@@ -72,16 +87,15 @@ class Detector:
                     seen.append(_Seen(self._known(exchange, fld, match), fld.chain,
                                       match.variant.subject if match.variant.data_type
                                       == "contacts" else ""))
-            if self.patterns and is_text(fld.value):
-                for found in self.patterns.search(fld.key, fld.value, lowered):
+            if self.patterns and index in searched and is_text(fld.value):
+                for found in self.patterns.search_field(batch, index):
                     if self._is_known(found, known):
                         continue
                     if found.data_type in ("latitude", "longitude"):
                         coordinates.append((fld, found))
                     else:
                         seen.append(_Seen(self._pattern(exchange, fld, found), fld.chain))
-                structures.add(fld, lowered)
-        found_structures = structures.finish() if structures else []
+        found_structures = self._structures(batch) if self.patterns else []
         seen.extend(_Seen(Observation(
             exchange=exchange.id, data_type=s.data_type, where=s.where, key=s.key,
             encodings=s.chain + (s.written,), match="pattern", value=s.value, confidence=0.9,
@@ -91,6 +105,19 @@ class Detector:
         # JSON field, which in turn gives way to the address book it is an entry of
         kept = [item for item in _innermost(seen) if not _inside(item, found_structures)]
         return [item.observation for item in _address_book(kept)]
+
+    def _structures(self, batch: FieldBatch) -> list[StructureFinding]:
+        """Address books and SMS archives: arrays of elements, and vCard text."""
+        structures = StructureCollector(self._is_phone)
+        for index in sorted(batch.fields_with(batch.lowered, b"begin:vcard")):
+            if is_text(batch.fields[index].value):
+                structures.add_vcard(batch.fields[index], batch.lowered_of(index))
+        fields = batch.fields
+        for index, entries in enumerate(self._array_keys.entries_of(fields)):
+            if entries and len(fields[index].value) <= LONGEST_ELEMENT_VALUE and \
+                    is_text(fields[index].value):
+                structures.add_element(fields[index], entries)
+        return structures.finish()
 
     # -- building observations ------------------------------------------------------------
 
@@ -120,8 +147,9 @@ class Detector:
             for fld, match in coordinates:
                 if isinstance(match, KnownMatch) == known:
                     half = (match.variant.subject if known else match.data_type)[:3]
-                    # of the same coordinate in a body and in its JSON field, the inner one
-                    if half not in halves or len(fld.chain) > len(halves[half][0].chain):
+                    # of the same coordinate in a body and in its JSON field, the inner
+                    # one; of the whole URL and its query field, the query field
+                    if half not in halves or _specificity(fld) > _specificity(halves[half][0]):
                         halves[half] = (fld, match)
             if "lat" not in halves or "lon" not in halves:
                 continue
@@ -153,6 +181,12 @@ class Detector:
 
     def _is_phone(self, text: str) -> bool:
         return bool(text) and bool(e164_of(text, self.region or None))
+
+
+def _specificity(fld: Field) -> tuple[int, bool, bool]:
+    """How precisely a field places a value: decoded deeper, then a part rather than the
+    whole URL, then under a key rather than bare."""
+    return len(fld.chain), fld.where != "url", bool(fld.key)
 
 
 def _normalised_profile_values(profile: DeviceProfile | None, region: str) -> frozenset[str]:

@@ -22,6 +22,8 @@ _CACHE_LIMIT = 65536
 _SEGMENT = re.compile(r"[^.\[\]/$]+")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 #: The key written just before a value in unparsed text: `imei=`, `"imei": "`, `imei: `.
+_LOCAL_KEY_REACH = 48
+_AFTER_SEPARATOR = b"\"' \t\n\r\f\v"
 _LOCAL_KEY = re.compile(rb"([A-Za-z][A-Za-z0-9_\-]{0,40})[\"']?\s*[:=]\s*[\"']?\Z")
 
 
@@ -36,7 +38,12 @@ def normalise_key(key: str) -> str:
 
 def local_key(text: bytes, start: int) -> str:
     """The key written immediately before position `start` in `text`, normalised."""
-    match = _LOCAL_KEY.search(text, max(0, start - 48), start)
+    # most values follow no key: a `:` or `=` must end the text before them (bar quotes
+    # and spaces) before the regex, which tries every start position, is worth running
+    window = max(0, start - _LOCAL_KEY_REACH)
+    if not text[window:start].rstrip(_AFTER_SEPARATOR).endswith((b":", b"=")):
+        return ""
+    match = _LOCAL_KEY.search(text, window, start)
     return normalise_key(match.group(1).decode("ascii")) if match else ""
 
 
@@ -49,8 +56,11 @@ class KeyHints:
     placeholders: frozenset[str]
     structure: dict[str, frozenset[str]]  # role -> normalised field names
     source: str = ""
+    #: normalised keys naming numbers of other kinds (orders, payments): exact, contains
+    other_numbers: tuple[frozenset[str], tuple[str, ...]] = (frozenset(), ())
     _kinds_cache: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
     _normalised_cache: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+    _other_cache: dict[str, bool] = field(default_factory=dict, repr=False)
 
     def kinds_of(self, key: str) -> frozenset[str]:
         """The kinds of identifier a (raw) key names."""
@@ -73,6 +83,19 @@ class KeyHints:
                                            or any(p in name for p in self.contains[kind])))
             self._normalised_cache[name] = kinds
         return kinds
+
+    def names_other_number(self, key: str) -> bool:
+        """Whether a (raw) key names a number that is no identifier: `$.orders[0].id`,
+        `order_no`, `invoiceId`. A shape alone under such a key is an order id, not an IMEI."""
+        other = self._other_cache.get(key)
+        if other is None:
+            if len(self._other_cache) >= _CACHE_LIMIT:
+                self._other_cache.clear()
+            name = normalise_key(key)
+            exact, contains = self.other_numbers
+            other = bool(name) and (name in exact or any(p in name for p in contains))
+            self._other_cache[key] = other
+        return other
 
     def words(self, kind: str) -> tuple[bytes, ...]:
         """Every hint of a kind as lower-case bytes, for a cheap `in` prefilter over text
@@ -106,8 +129,9 @@ def load_key_hints(path: str | None = None) -> KeyHints:
                          f"{e.problem}") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
         raise InputError(f"{path}: cannot read key hints: {e}") from None
-    if not isinstance(data, dict) or set(data) - {"hints", "placeholders", "structure"}:
-        raise InputError(f"{path}: expected the sections hints, placeholders, structure")
+    sections = {"hints", "placeholders", "structure", "other_numbers"}
+    if not isinstance(data, dict) or set(data) - sections:
+        raise InputError(f"{path}: expected the sections {', '.join(sorted(sections))}")
     hints = data.get("hints") or {}
     unknown = set(hints) - set(HINTED_KINDS)
     if unknown:
@@ -127,4 +151,10 @@ def load_key_hints(path: str | None = None) -> KeyHints:
                  for role in STRUCTURE_ROLES}
     placeholders = frozenset(p.lower() for p in _strings(path, "placeholders",
                                                          data.get("placeholders", [])))
-    return KeyHints(exact, contains, placeholders, structure, source=path)
+    other = data.get("other_numbers") or {}
+    if not isinstance(other, dict) or set(other) - {"exact", "contains"}:
+        raise InputError(f"{path}: other_numbers takes only 'exact' and 'contains' lists")
+    other_numbers = (frozenset(_strings(path, "other_numbers.exact", other.get("exact", []))),
+                     tuple(_strings(path, "other_numbers.contains", other.get("contains", []))))
+    return KeyHints(exact, contains, placeholders, structure, source=path,
+                    other_numbers=other_numbers)

@@ -1,6 +1,7 @@
-"""Known-value matching: one Aho-Corasick pass over each field for every profile variant.
+"""Known-value matching: one Aho-Corasick pass over all fields of an exchange (joined, see
+batch.py) for every profile variant.
 
-The field is searched lower-cased (so hex digests, MACs and ids match in either case) and
+The fields are searched lower-cased (so hex digests, MACs and ids match in either case) and
 each hit is then confirmed: base64 forms must match in their exact case; a value must not
 be part of a longer run of its own kind (the boundary rule below); a hex digest prefix is
 followed as far as the digest goes (a truncated digest is still a digest); a coordinate is
@@ -12,6 +13,9 @@ not. A hex spelling (MAC, Android ID, digest) must not touch another hex digit; 
 spelling (serial, e-mail, name) must not touch a letter or digit. Only an edge of the
 spelling that is itself a letter or digit is checked, so `+86...` and `%2B86...` match after
 anything. SMS windows and base64 forms have no boundary: they sit inside longer text.
+
+Phone numbers of the profile are also found whatever separators sit between their digits
+(`LoosePhone`): people and apps group digits in more ways than spellings can list.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from dataclasses import dataclass, replace
 
 from ahocorasick_rs import BytesAhoCorasick
 
-from auditor.detect.variants import Variant
+from auditor.detect.batch import FieldBatch
+from auditor.detect.variants import PHONE_SEPARATORS, LoosePhone, Variant
 
 _ALNUM = frozenset(string.ascii_lowercase.encode() + string.digits.encode())
 _NEIGHBOURS = {"digit": frozenset(string.digits.encode()),
@@ -42,29 +47,68 @@ class KnownMatch:
 
 
 class KnownMatcher:
-    """Finds every variant in a field with one automaton pass, then confirms each hit."""
+    """Finds every variant in an exchange's fields with one automaton pass over all of
+    them (see batch.py), then confirms each hit."""
 
-    def __init__(self, variants: list[Variant]) -> None:
+    def __init__(self, variants: list[Variant], loose: list[LoosePhone] | None = None) -> None:
         by_pattern: dict[bytes, list[Variant]] = {}
         for variant in dict.fromkeys(variants):
             by_pattern.setdefault(variant.pattern.lower(), []).append(variant)
         self._variants = list(by_pattern.values())
         self._automaton = BytesAhoCorasick(list(by_pattern)) if by_pattern else None
         self.pattern_count = len(by_pattern)
+        loose_by_digits: dict[bytes, list[LoosePhone]] = {}
+        for phone in loose or ():
+            loose_by_digits.setdefault(phone.variant.pattern, []).append(phone)
+        self._loose = list(loose_by_digits.values())
+        self._loose_gate = BytesAhoCorasick(list(loose_by_digits)) if loose_by_digits \
+            else None
 
-    def search(self, value: bytes, lowered: bytes) -> list[KnownMatch]:
-        """Confirmed matches in one field (`lowered` is `value.lower()`, shared with the
-        pattern finders), with covered and window matches resolved."""
+    def search_batch(self, batch: FieldBatch) -> dict[int, list[KnownMatch]]:
+        """Confirmed matches by field index, positions relative to their field, with
+        covered and window matches resolved per field."""
         if self._automaton is None:
-            return []
+            return {}
+        buffer, lowered = batch.buffer, batch.lowered
         found = []
         for index, start, end in self._automaton.find_matches_as_indexes(lowered,
                                                                           overlapping=True):
             for variant in self._variants[index]:
-                match = _confirm(variant, value, lowered, start, end)
+                match = _confirm(variant, buffer, lowered, start, end)
                 if match:
                     found.append(match)
-        return _drop_covered(_merge_windows(found)) if found else found
+        if self._loose_gate is not None:
+            found.extend(self._loose_matches(lowered))
+        if not found:
+            return {}
+        by_field: dict[int, list[KnownMatch]] = {}
+        for match in found:
+            by_field.setdefault(batch.field_at(match.start), []).append(match)
+        return {index: _drop_covered(_merge_windows([_shifted(m, batch.starts[index])
+                                                     for m in matches]))
+                for index, matches in sorted(by_field.items())}
+
+    def _loose_matches(self, lowered: bytes) -> list[KnownMatch]:
+        """Profile numbers written with separators no spelling has (`+49 152 09384712`);
+        the regexes run only when the digits occur once separators are deleted."""
+        squeezed = lowered.translate(None, PHONE_SEPARATORS)
+        out = []
+        for index in {i for i, _, _ in self._loose_gate.find_matches_as_indexes(squeezed)}:
+            for phone in self._loose[index]:
+                for found in phone.regex.finditer(lowered):
+                    text = found.group()
+                    if text.translate(None, PHONE_SEPARATORS) != text:  # else a spelling's
+                        out.append(KnownMatch(phone.variant, found.start(), found.end(),
+                                              "plain", f"{phone.variant.detail}: "
+                                                       f"{text.decode('ascii')}"))
+        return out
+
+
+def _shifted(match: KnownMatch, offset: int) -> KnownMatch:
+    if not offset:
+        return match
+    return KnownMatch(match.variant, match.start - offset, match.end - offset, match.written,
+                      match.detail)
 
 
 def _touches(lowered: bytes, start: int, end: int, kind: str) -> bool:

@@ -4,7 +4,10 @@ Each finder is a compiled regex run only when a cheap prefilter says it can matc
 `@` for e-mail, a `-` for UUIDs, a hint word for hint-only shapes). Shapes that are weak
 evidence on their own (16 hex digits, a UUID, a bare phone-like number) are only reported
 under a key hint (rules/key-hints.yaml): the field's key, or the key written just before
-the value in unparsed text. Placeholders are never reported.
+the value in unparsed text. Placeholders are never reported, nor a shape alone under a
+key naming an order, payment or other non-identifier number (`other_numbers`), nor the
+`user@host` of a SIP/IMS address as e-mail. The prefilters run once per exchange over all
+its fields joined (`candidates`, see batch.py); only the fields they pass are searched.
 
 Confidence (in (0, 1)) says how much the shape alone proves:
   0.95  the key names the identifier and the shape fits it exactly (Luhn-valid IMEI, ...)
@@ -17,15 +20,21 @@ Confidence (in (0, 1)) says how much the shape alone proves:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import compress
+from operator import attrgetter
 
 import phonenumbers
 from ahocorasick_rs import BytesAhoCorasick
 
+from auditor.detect.batch import FieldBatch
 from auditor.detect.hints import HINTED_KINDS, KeyHints, local_key
 from auditor.detect.identifiers import luhn_valid, plausible_iccid, plausible_imei, plausible_imsi
+from auditor.model import Field
 
-_DIGIT_RUN = re.compile(rb"(?<![0-9])[0-9]{14,22}(?![0-9])")
+_ZEROS = re.compile(rb"0*")
+_LONGEST_DIGIT_RUN = 22
 _IMEI_URN = re.compile(rb"urn:gsma:imei:([0-9]{8})-?([0-9]{6})-?([0-9])", re.IGNORECASE)
 _URI_USER = re.compile(rb"(?:tel|sips?):(\+?[0-9][0-9\-. ()]{4,24}[0-9])", re.IGNORECASE)
 _UUID = re.compile(rb"(?<![0-9A-Fa-f-])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}"
@@ -53,6 +62,8 @@ _FILE_SUFFIXES = frozenset({b"png", b"jpg", b"jpeg", b"gif", b"webp", b"svg", b"
 _LONGEST_PHONE_FIELD = 40
 _LONGEST_KEYED_VALUE = 64
 _COORDINATE_KINDS = frozenset({"latitude", "longitude"})
+#: Kinds of a key that make a run of digits an identifier whatever its shape says.
+_NUMBER_KINDS = frozenset({"imei", "meid", "imsi", "iccid"})
 #: Shapes reported only under a key hint: (regex, hint kind, confidence).
 _HINTED_SHAPES = ((_UUID, "advertising_id", 0.95), (_HEX16, "android_id", 0.9),
                   (_HEX14, "meid", 0.8), (_HEX12, "mac_address", 0.9))
@@ -75,6 +86,11 @@ _MAC_CLASSES = b"hh:hh:hh:hh:hh:hh"
 _CISCO_CLASSES = b"hhhh.hhhh.hhhh"
 _HEX12_CLASSES = b"h" * 12
 _UUID_CLASSES = b"hhhhhhhh:hhhh:hhhh:hhhh:hhhhhhhhhhhh"
+#: Words whose presence in a field lets `search` find something there whatever its key.
+_TEXT_GATES = BytesAhoCorasick([b"urn:gsma:imei", b"tel:", b"sip", b"lat", b"@"])
+_MAC_GATES = BytesAhoCorasick([_MAC_CLASSES, _CISCO_CLASSES])
+_KEY_OF = attrgetter("key")
+_KEY_CACHE_LIMIT = 65536
 _SHAPES = {"advertising_id": "advertising-ID UUID", "android_id": "Android ID (16 hex digits)",
            "meid": "MEID (14 hex digits)", "mac_address": "bare MAC (12 hex digits)"}
 
@@ -97,25 +113,73 @@ def is_text(value: bytes) -> bool:
 
 
 class PatternFinder:
-    """All pattern detectors over one field."""
+    """All pattern detectors over one field; `candidates` says which fields to search."""
 
     def __init__(self, hints: KeyHints, region: str = "") -> None:
         self.hints = hints
         self.region = region or None
+        self._regions: list[str] = []  # of international numbers seen, latest first
+        self._key_hinted: dict[str, bool] = {}
         # hint words of 3+ letters, found in text with one automaton pass (shorter words
         # such as `mb` or `ia` occur in any text and only count as a field's own key)
         words = {w: kind for kind in HINTED_KINDS for w in hints.words(kind) if len(w) >= 3}
         self._word_kinds = list(words.values())
         self._words = BytesAhoCorasick(list(words)) if words else None
 
-    def search(self, key: str, value: bytes, lowered: bytes) -> list[PatternMatch]:
+    def candidates(self, batch: FieldBatch) -> set[int]:
+        """Indexes of the fields `search` can find anything in: those under
+        a hinted key, and those that pass one of its gates, each gate run once over the
+        joined fields. Every other field would pass none of `search`'s gates."""
+        fields = batch.fields
+        found = {index for index in compress(range(len(fields)), self._hinted_keys(fields))
+                 if len(fields[index].value) <= _LONGEST_KEYED_VALUE}
+        digits = batch.translated(_DIGIT_CLASSES)
+        hexes = batch.translated(_HEX_CLASSES)
+        found |= batch.fields_matching(batch.lowered, _TEXT_GATES)
+        # `find` crawls through the long hex runs of hashes and tokens looking for a MAC's
+        # shape (every `h` may start one); the automaton does both shapes in half the time
+        found |= batch.fields_matching(hexes, _MAC_GATES)
+        found |= batch.fields_with(digits, _DIGITS14) | batch.fields_with(digits, b".0000")
+        # hint words in a field's text count only after `key=` or `key:` (_text_kinds)
+        keyed_text = batch.fields_with(batch.buffer, b"=") | \
+            batch.fields_with(batch.buffer, b":")
+        for index in keyed_text - found:
+            start, end = batch.starts[index], batch.starts[index + 1] - 1
+            if hexes.find(_HEX12_CLASSES, start, end) >= 0 or \
+                    digits.find(b"0000", start, end) >= 0:
+                found.add(index)
+        return found
+
+    def _hinted_keys(self, fields: Sequence[Field]) -> list[bool]:
+        """Whether each field's key names a kind of identifier, from a cache (the same keys
+        come in every upload), looked up with C-level `map`."""
+        keys = list(map(_KEY_OF, fields))
+        flags = list(map(self._key_hinted.get, keys))
+        if None in flags:
+            if len(self._key_hinted) >= _KEY_CACHE_LIMIT:  # array paths make keys unbounded
+                self._key_hinted.clear()
+            for index, flag in enumerate(flags):
+                if flag is None:
+                    flags[index] = self._key_hinted[keys[index]] = \
+                        bool(self.hints.kinds_of(keys[index]))
+        return flags
+
+    def search_field(self, batch: FieldBatch, index: int) -> list[PatternMatch]:
+        """Every pattern match in one field of a batch (one `candidates` named)."""
+        fld = batch.fields[index]
+        return self.search(fld.key, fld.value, batch.slice(batch.lowered, index),
+                           batch.slice(batch.translated(_DIGIT_CLASSES), index),
+                           batch.slice(batch.translated(_HEX_CLASSES), index))
+
+    def search(self, key: str, value: bytes, lowered: bytes, digits: bytes,
+               hexes: bytes) -> list[PatternMatch]:
+        """Every pattern match in one field; `lowered`, `digits` and `hexes` are its value
+        lower-cased and translated to character classes (_DIGIT_CLASSES, _HEX_CLASSES)."""
         # a key names the field's value, not every number inside a long text under it
         key_kinds = self.hints.kinds_of(key) if len(value) <= _LONGEST_KEYED_VALUE \
             else frozenset()
         # Cheap gates: each regex runs only when a plain `in` over a translated copy of
         # the field (digits -> 0, hex digits -> h, separators kept) says it can match.
-        digits = value.translate(_DIGIT_CLASSES)
-        hexes = value.translate(_HEX_CLASSES)
         text_kinds: frozenset[str] | None = None
         out: list[PatternMatch] = []
 
@@ -128,7 +192,7 @@ class PatternFinder:
             return kind in text_kinds
 
         if _DIGITS14 in digits:
-            self._digit_runs(value, key_kinds, out)
+            self._digit_runs(key, value, digits, key_kinds, out)
         if _DIGITS8 in digits and b"urn:gsma:imei" in lowered:  # a TAC is 8 digits
             self._imei_urns(value, out)
         if b"tel:" in lowered or b"sip" in lowered:
@@ -140,7 +204,7 @@ class PatternFinder:
                 if (kind != "advertising_id" or _UUID_CLASSES in hexes) and hinted(kind):
                     self._hinted(regex, kind, value, key_kinds, confidence, out)
         if b"@" in value:
-            self._emails(value, out)
+            self._emails(value, lowered, out)
         if b"0000" in digits and hinted("phone_number"):
             self._phones(value, key_kinds, out)
         if key_kinds & _COORDINATE_KINDS or b"lat" in lowered or b".0000" in digits:
@@ -159,14 +223,24 @@ class PatternFinder:
     def _kinds_at(self, value: bytes, start: int, key_kinds: frozenset[str]) -> frozenset[str]:
         return key_kinds | self.hints.kinds_of_normalised(local_key(value, start))
 
-    def _digit_runs(self, value: bytes, key_kinds: frozenset[str],
-                    out: list[PatternMatch]) -> None:
-        for match in _DIGIT_RUN.finditer(value):
-            digits = match.group().decode("ascii")
-            found = classify_digits(digits, self._kinds_at(value, match.start(), key_kinds))
+    def _digit_runs(self, key: str, value: bytes, digit_classes: bytes,
+                    key_kinds: frozenset[str], out: list[PatternMatch]) -> None:
+        for start, end in _runs_of_14_to_22(digit_classes):
+            digits = value[start:end].decode("ascii")
+            kinds = self._kinds_at(value, start, key_kinds)
+            found = classify_digits(digits, kinds)
+            if found and not kinds & _NUMBER_KINDS and \
+                    self._names_other_number(key, value, start):
+                continue  # a shape alone, under `order_id` or `$.orders[0].id`
             if found:
-                out.append(PatternMatch(found[0], digits, match.start(), match.end(),
-                                        found[1], found[2]))
+                out.append(PatternMatch(found[0], digits, start, end, found[1], found[2]))
+
+    def _names_other_number(self, key: str, value: bytes, start: int) -> bool:
+        """Whether the field's key, or the key written before `start`, names an order,
+        payment or other number that is no identifier (rules/key-hints.yaml)."""
+        names = self.hints.names_other_number
+        return (len(value) <= _LONGEST_KEYED_VALUE and names(key)) or \
+            names(local_key(value, start))
 
     def _imei_urns(self, value: bytes, out: list[PatternMatch]) -> None:
         for match in _IMEI_URN.finditer(value):
@@ -210,17 +284,28 @@ class PatternFinder:
                 out.append(PatternMatch(data_type, text, match.start(), match.end(),
                                         confidence, f"{_SHAPES[kind]} under a key naming it"))
 
-    def _emails(self, value: bytes, out: list[PatternMatch]) -> None:
+    def _emails(self, value: bytes, lowered: bytes, out: list[PatternMatch]) -> None:
         for match in _EMAIL.finditer(value):
-            before = value[max(0, match.start() - 5):match.start()].lower()
-            if match.group(1).lower() in _FILE_SUFFIXES or before.endswith((b"sip:", b"sips:")):
-                continue  # icon@2x.png; sip:user@host is a SIP address, its user an IMSI
+            if match.group(1).lower() in _FILE_SUFFIXES:
+                continue  # icon@2x.png
+            if _is_sip_address(lowered, match.start(), match.end()):
+                continue  # its user is an IMSI or a number, found as such (_uris)
             out.append(PatternMatch("email", match.group().decode("ascii"), match.start(),
                                     match.end(), 0.9, "e-mail address"))
 
     def _phone(self, text: str) -> str:
         """The E.164 form of `text` if it is a valid number, else ''. Without a region,
-        `0086...` and `86...` are read as international (a key already said "phone")."""
+        `0086...` and `86...` are read as international (a key already said "phone").
+
+        Without the profile's region, a national number (`18611730452`) is read in the
+        regions of the last numbers this capture sent written as international (`+86...`,
+        `0086...`) — a phone sends its own number in several spellings, and its SIM's
+        country is the likeliest — and only when it is a mobile number there; the
+        description says so. Numbers before the first such one stay unread: a list of
+        popular regions would make every 7-12 digit id under a `num` key a phone number
+        somewhere, and a bare `86...` read as international teaches nothing for the same
+        reason."""
+        explicit = text.startswith(("+", "00"))
         if text.startswith("00"):
             text = "+" + text[2:]
         candidates = [text]
@@ -229,8 +314,19 @@ class PatternFinder:
         for candidate in candidates:
             e164 = e164_of(candidate, None if candidate.startswith("+") else self.region)
             if e164:
+                if explicit and self.region is None:
+                    self._learn_region(e164)
                 return e164
+        for region in self._regions:
+            e164 = _mobile_e164(text, region)
+            if e164:
+                return f"{e164} (read in {region}, the country of earlier numbers)"
         return ""
+
+    def _learn_region(self, e164: str) -> None:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
+        if region and region not in self._regions[:1]:
+            self._regions = [region] + [r for r in self._regions if r != region][:2]
 
     def _phones(self, value: bytes, key_kinds: frozenset[str],
                 out: list[PatternMatch]) -> None:
@@ -278,6 +374,18 @@ class PatternFinder:
                                             match.end(), 0.7, "latitude,longitude text pair"))
 
 
+def _is_sip_address(lowered: bytes, start: int, end: int) -> bool:
+    """`sip:user@host`, an IMS identity (`...@ims.mnc001.mcc460.3gppnetwork.org`), or an
+    all-digit user in SIP text (`username="460011857302946@ims.example"`): addresses of a
+    SIP/IMS account, not e-mail."""
+    address = lowered[start:end]
+    user, _, domain = address.rpartition(b"@")
+    if lowered[max(0, start - 5):start].endswith((b"sip:", b"sips:")) or \
+            domain == b"3gppnetwork.org" or domain.endswith(b".3gppnetwork.org"):
+        return True
+    return user.lstrip(b"+").isdigit() and (b"sip:" in lowered or b"sip/2.0" in lowered)
+
+
 def e164_of(text: str, region: str | None) -> str:
     """The E.164 form of a valid phone number, or ''."""
     try:
@@ -285,6 +393,34 @@ def e164_of(text: str, region: str | None) -> str:
     except phonenumbers.NumberParseException:
         return ""
     if not phonenumbers.is_valid_number(number):
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _runs_of_14_to_22(digit_classes: bytes) -> list[tuple[int, int]]:
+    """[start, end) of every run of 14 to 22 digits (what `(?<![0-9])[0-9]{14,22}(?![0-9])`
+    finds), from a value translated with _DIGIT_CLASSES: `find` jumps to the start of the
+    next run long enough, where a regex would try every position of the text."""
+    out = []
+    position = digit_classes.find(_DIGITS14)
+    while position >= 0:
+        # `find` from the end of the last run meets a run at its first digit
+        end = _ZEROS.match(digit_classes, position).end()
+        if end - position <= _LONGEST_DIGIT_RUN:
+            out.append((position, end))
+        position = digit_classes.find(_DIGITS14, end)
+    return out
+
+
+def _mobile_e164(text: str, region: str) -> str:
+    """The E.164 form of `text` read in `region` if it is a valid mobile number there."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in (
+            phonenumbers.PhoneNumberType.MOBILE,
+            phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
         return ""
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

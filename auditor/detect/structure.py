@@ -11,8 +11,9 @@ book too.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from auditor.detect.hints import KeyHints, normalise_key
 from auditor.model import Field
@@ -22,7 +23,9 @@ MIN_MESSAGES = 1
 _INDEX = re.compile(r"\[(\d+)\]")
 _VCARD = re.compile(rb"begin:vcard(.*?)end:vcard", re.DOTALL)
 _VCARD_TEL = re.compile(rb"^tel[^:\n]*:([^\r\n]+)", re.MULTILINE)
-_LONGEST_ELEMENT_VALUE = 512
+LONGEST_ELEMENT_VALUE = 512
+_CACHE_LIMIT = 65536
+_KEY_OF = attrgetter("key")
 
 
 @dataclass
@@ -70,32 +73,62 @@ class StructureFinding:
                                    any(token.startswith("vcard") for token in inner))
 
 
+#: (array key, element index, roles) for each array a flattened key is an element of.
+ArrayEntries = tuple[tuple[str, int, tuple[str, ...]], ...]
+
+
+class ArrayKeys:
+    """Which arrays a flattened key is an element of, and in which roles; cached, as the
+    same keys come in every upload of an app (bounded: indexes make keys unbounded)."""
+
+    def __init__(self, hints: KeyHints) -> None:
+        self.roles = hints.structure
+        self._entries: dict[str, ArrayEntries] = {}
+
+    def entries_of(self, fields: Sequence[Field]) -> list[ArrayEntries]:
+        """For each field, (array key, element index, roles) for every `[n]` in its key
+        whose rest names a role: `$.contacts[3].name` -> (("$.contacts", 3,
+        ("contact_name",)),); looked up with C-level `map`, parsed on a miss."""
+        keys = list(map(_KEY_OF, fields))
+        found = list(map(self._entries.get, keys))
+        if None in found:
+            if len(self._entries) >= _CACHE_LIMIT:
+                self._entries.clear()
+            for index, entries in enumerate(found):
+                if entries is None:
+                    found[index] = self._entries[keys[index]] = tuple(
+                        self._parse(keys[index])) if "[" in keys[index] else ()
+        return found
+
+    def _parse(self, key: str) -> Iterator[tuple[str, int, tuple[str, ...]]]:
+        for index_match in _INDEX.finditer(key):
+            rest = key[index_match.end():].lstrip(".")
+            name = normalise_key(rest) if rest else ""
+            roles = tuple(role for role, names in self.roles.items() if name in names) \
+                if name else ()
+            if roles:
+                yield key[:index_match.start()], int(index_match.group(1)), roles
+
+
 class StructureCollector:
     """Collects the array elements of one exchange's fields, then judges each array."""
 
-    def __init__(self, hints: KeyHints, is_phone: Callable[[str], bool]) -> None:
-        self.roles = hints.structure
+    def __init__(self, is_phone: Callable[[str], bool]) -> None:
         self.is_phone = is_phone
         self.arrays: dict[tuple[str, str], _Array] = {}
         self.vcards: list[StructureFinding] = []
 
-    def add(self, fld: Field, lowered: bytes) -> None:
-        if b"begin:vcard" in lowered:
-            self._vcard(fld, lowered)
-        if "[" not in fld.key or len(fld.value) > _LONGEST_ELEMENT_VALUE:
-            return
-        for index_match in _INDEX.finditer(fld.key):
-            rest = fld.key[index_match.end():].lstrip(".")
-            roles = [role for role, names in self.roles.items()
-                     if normalise_key(rest) in names] if rest else []
-            if roles:
-                array_key = fld.key[:index_match.start()]
-                array = self.arrays.setdefault((fld.where, array_key),
-                                               _Array(fld.where, array_key))
-                for role in roles:
-                    array.add(int(index_match.group(1)), role, fld.text.strip(), fld.chain)
+    def add_element(self, fld: Field, entries: ArrayEntries) -> None:
+        """File a field under the arrays `ArrayKeys.entries` says it is an element of."""
+        text = fld.text.strip()
+        for array_key, index, roles in entries:
+            array = self.arrays.setdefault((fld.where, array_key),
+                                           _Array(fld.where, array_key))
+            for role in roles:
+                array.add(index, role, text, fld.chain)
 
-    def _vcard(self, fld: Field, lowered: bytes) -> None:
+    def add_vcard(self, fld: Field, lowered: bytes) -> None:
+        """A field holding `begin:vcard` text (`lowered` is its value lower-cased)."""
         cards = _VCARD.findall(lowered)
         phones = [m.decode("utf-8", "replace").strip()
                   for card in cards for m in _VCARD_TEL.findall(card)]

@@ -35,6 +35,9 @@ MIN_HEX_BYTES = 6
 
 _NUMERIC = re.compile(r"[0-9+\-. ()]+")
 _HEXISH = re.compile(r"[0-9a-fA-F:.\-]+")
+#: What people and apps put between the digits of a phone number.
+PHONE_SEPARATORS = b" -.()/"
+_LOOSE_SEPARATOR = rb"[ \-.()/]*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,54 @@ def phone_spellings(text: str, region: str) -> list[tuple[str, str]]:
     return [(token, spelled) for spelled, token in out.items()]
 
 
+@dataclass(frozen=True, slots=True)
+class LoosePhone:
+    """A phone number of the profile, to be found whatever separators sit between its
+    digits (`+49 152 09384712`, `0152/093-847-12`): `variant.pattern`, its national
+    significant number, is looked for in a copy of the fields with the separators
+    deleted, and only on such a hit does `regex` look for it in the fields themselves."""
+
+    variant: Variant
+    regex: re.Pattern[bytes]
+
+
+def _loose(digits: str) -> bytes:
+    return _LOOSE_SEPARATOR.join(digit.encode() for digit in digits)
+
+
+def loose_phone(data_type: str, value: str, text: str, region: str, what: str,
+                subject: str = "") -> LoosePhone:
+    """`text` (a number of the profile) as a regex that allows any run of separators
+    between its digits, with or without country code (+, 00 or bare) or trunk prefix."""
+    number = phonenumbers.parse(text, region or None)
+    cc = str(number.country_code)
+    nsn = phonenumbers.national_significant_number(number)
+    national = re.sub(r"\D", "", phonenumbers.format_number(
+        number, phonenumbers.PhoneNumberFormat.NATIONAL))
+    trunk = national[:-len(nsn)] if national.endswith(nsn) else ""
+    prefixes = [rb"(?:\+|00)?" + _LOOSE_SEPARATOR + _loose(cc) + _LOOSE_SEPARATOR
+                + rb"(?:\(0\)" + _LOOSE_SEPARATOR + rb")?"]
+    if trunk:
+        prefixes.append(_loose(trunk) + _LOOSE_SEPARATOR)
+    # a digit one separator away continues the number: `1 56 2739 4810 7` is not ours
+    regex = re.compile(rb"(?<![0-9])(?<![0-9][ \-.()/])(?:" + b"|".join(prefixes) + rb")?"
+                       + _loose(nsn) + rb"(?![0-9])(?![ \-.()/][0-9])")
+    variant = Variant(data_type=data_type, value=value, pattern=nsn.encode(),
+                      spelling="phone:any-separators", written="plain", boundary="digit",
+                      detail=f"{what} {text} with other separators", subject=subject)
+    return LoosePhone(variant, regex)
+
+
+def loose_phones(profile: DeviceProfile) -> list[LoosePhone]:
+    """The profile's own numbers and its canary contacts' numbers, separator-blind."""
+    out = [loose_phone("phone_number", value, value, profile.region, "phone number")
+           for value in profile.phone_number]
+    out += [loose_phone("contacts", c.phone, c.phone, profile.region,
+                        f"contact {c.name or c.phone}: number", c.name or c.phone)
+            for c in profile.contacts if c.phone]
+    return out
+
+
 def mac_spellings(value: str) -> list[tuple[str, str]]:
     """A MAC with ':', '-', no separator and Cisco dots, in lower and upper case."""
     hex12 = re.sub(r"[^0-9a-fA-F]", "", value).lower()
@@ -172,12 +223,16 @@ def mac_spellings(value: str) -> list[tuple[str, str]]:
 
 
 def imei_spellings(value: str) -> list[tuple[str, str]]:
-    """The IMEI, its 14 digits without check digit, and the `urn:gsma:imei` grouping."""
+    """The IMEI, its 14 digits without check digit, and the `urn:gsma:imei` grouping —
+    with the check digit, and with the spare digit 0 that 3GPP TS 23.003 puts in its place
+    (what IMS clients send in `+sip.instance`)."""
     out = [("", value)]
     if len(value) >= 15:
         out.append(("imei:14", value[:14]))
     if len(value) == 15:
         out.append(("imei:urn", f"{value[:8]}-{value[8:14]}-{value[14]}"))
+        if value[14] != "0":
+            out.append(("imei:urn-spare", f"{value[:8]}-{value[8:14]}-0"))
     return out
 
 

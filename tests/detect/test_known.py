@@ -259,3 +259,53 @@ def test_spellings_too_short_to_tell_apart_are_not_searched():
                         pattern_mode=False)
     assert observe(detector, fld("li"), fld("Li Na")) == []
     assert [o.value for o in observe(detector, fld("+8613800138000"))] == ["+8613800138000"]
+
+
+@pytest.mark.parametrize("sent", [
+    f"+sip.instance=\"<urn:gsma:imei:{IMEI[:8]}-{IMEI[8:14]}-0>\"",  # spare digit (TS 23.003)
+    f"urn:gsma:imei:{IMEI[:8]}-{IMEI[8:14]}-{IMEI[14]}",  # with the check digit
+])
+def test_imei_in_a_gsma_urn_with_spare_or_check_digit(known, sent):
+    observations = of_type(observe(known, fld(sent, key="", where="tcp", chain=())), "imei")
+    assert [(o.value, o.encodings[-2:]) for o in observations] == [
+        (IMEI, ("imei:urn-spare" if sent.endswith("-0>\"") else "imei:urn", "plain"))]
+
+
+def test_urn_with_another_spare_digit_is_not_the_imei(known):
+    assert of_type(observe(known, fld(f"urn:gsma:imei:{IMEI[:8]}-{IMEI[8:14]}-5",
+                                      key="")), "imei") == []
+
+
+@pytest.mark.parametrize("sent", [
+    "+86 156 2739 4810",  # the usual grouping is a spelling already
+    "+86 15 627 394 810", "+86-156-27394-810", "0086 (156) 2739.4810", "156 2739 48 10",
+    "+86 (0) 156 27394810", "tel=+86/156/2739/4810",
+])
+def test_own_number_whatever_the_separators(known, sent):
+    observations = of_type(observe(known, fld(sent, key="phone")), "phone_number")
+    assert [o.value for o in observations] == ["+8615627394810"], sent
+
+
+@pytest.mark.parametrize("sent", [
+    "1 56 2739 4810 7", "15 627 394 810.5", "7-156 27 39 48 10",  # part of a longer number
+    "156 2739 481", "86 1 5627 3948",  # not all of it
+])
+def test_separator_blind_matching_keeps_number_boundaries(known, sent):
+    assert of_type(observe(known, fld(sent, key="phone")), "phone_number") == [], sent
+
+
+@pytest.mark.parametrize("sent", ["+49 15 123 456 789", "0151/234 567 89", "0151-234.567.89"])
+def test_canary_contact_number_whatever_the_separators(known, sent):
+    observations = observe(known, fld(sent, key="$.contacts[0].tel"))
+    assert [(o.data_type, o.encodings[-2]) for o in observations] == [
+        ("contacts", "phone:any-separators")]
+    assert "Anna Schmidt" in observations[0].detail
+
+
+def test_known_location_is_placed_at_its_query_field_not_the_whole_url(known):
+    url = "http://push.example/v1?lat=39.98312&lon=116.30745"
+    observations = observe(known, fld(url, key="", where="url", chain=("percent",)),
+                           fld("39.98312", key="lat", where="query"),
+                           fld("116.30745", key="lon", where="query"))
+    assert [(o.data_type, o.where, o.key) for o in observations] == [
+        ("location", "query", "lat")]

@@ -184,3 +184,91 @@ def test_a_key_names_its_value_not_every_number_in_a_long_text(bare):
     assert found(bare, fld(text, key="imei", where="body")) == []
     assert found(bare, fld("867203024182738", key="imei", where="body")) == [
         ("imei", "867203024182738")]
+
+
+def test_national_number_is_read_in_the_country_of_earlier_international_ones():
+    detector = Detector(None)
+    # before any evidence: no region, no reading; a bare `86...` read as international
+    # (the key says phone) is no evidence, as random digits read so are valid somewhere
+    assert found(detector, fld("18611730452", key="mobile")) == []
+    assert found(detector, fld("8618611730452", key="msisdn")) == [
+        ("phone_number", "8618611730452")]
+    assert found(detector, fld("18611730452", key="mobile")) == []
+    assert found(detector, fld("0086 186 1173 0452", key="msisdn")) == [
+        ("phone_number", "0086 186 1173 0452")]
+    observations = observe(detector, fld("18611730452", key="mobile"))
+    assert [(o.value, o.confidence) for o in observations] == [("18611730452", 0.95)]
+    assert "+8618611730452 (read in CN" in observations[0].detail
+    # only mobile numbers are read so: `1061234567` would be a Beijing landline
+    assert found(detector, fld("1061234567", key="tel")) == []
+    # in the same upload, after the international spelling
+    fresh = Detector(None)
+    assert found(fresh, fld("msisdn=+8618611730452&mobile=18611730452", key="", chain=()),
+                 fld("+8618611730452", key="msisdn"), fld("18611730452", key="mobile")) == [
+        ("phone_number", "+8618611730452"), ("phone_number", "18611730452")]
+
+
+def test_region_evidence_never_overrides_the_profile_region():
+    detector = Detector(profile(region="DE"))
+    observe(detector, fld("+8618611730452", key="msisdn"))
+    assert found(detector, fld("015123456789", key="phone")) == [
+        ("phone_number", "015123456789")]
+    assert "read in" not in observe(detector, fld("015123456789", key="phone"))[0].detail
+
+
+@pytest.mark.parametrize("text", [
+    'Authorization: Digest username="460011857302946@ims.mnc001.mcc460.3gppnetwork.org"',
+    "P-Associated-URI: <sip:+8615627394810@ims.example.net>",
+    'REGISTER sip:ims.example SIP/2.0\r\nAuthorization: Digest username="8613812345678@x.cn"',
+    "From: <sips:alice@atlanta.example.com>",
+])
+def test_sip_and_ims_addresses_are_not_email(bare, text):
+    assert [t for t, _ in found(bare, fld(text, key="", where="tcp", chain=()))
+            if t == "email"] == []
+
+
+def test_a_digit_user_outside_sip_text_is_still_email(bare):
+    assert found(bare, fld("13812345678@qq.com", key="contact")) == [
+        ("email", "13812345678@qq.com")]
+
+
+IMEI_SHAPED_ORDER = "452816476602141"  # Luhn-valid, reporting-body TAC 45: IMEI-shaped
+
+
+@pytest.mark.parametrize("key, sent", [
+    ("$.orders[0].id", IMEI_SHAPED_ORDER), ("order_no", IMEI_SHAPED_ORDER),
+    ("invoiceId", IMEI_SHAPED_ORDER), ("", f'{{"orders": [{{"id": {IMEI_SHAPED_ORDER}}}]}}'),
+    ("", f"trade_no={IMEI_SHAPED_ORDER}&amount=8.5"),
+])
+def test_identifier_shapes_under_order_keys_are_not_reported(bare, key, sent):
+    assert found(bare, fld(sent, key=key, where="body")) == []
+
+
+@pytest.mark.parametrize("key, sent", [
+    ("other", IMEI_SHAPED_ORDER),  # no key either way: the shape alone speaks
+    ("$.device.imei", IMEI_SHAPED_ORDER), ("order_imei", IMEI_SHAPED_ORDER),  # IMEI key wins
+    ("", f'{{"id": 1, "imei": {IMEI_SHAPED_ORDER}}}'),
+])
+def test_identifier_shapes_elsewhere_are(bare, key, sent):
+    assert found(bare, fld(sent, key=key, where="body")) == [("imei", IMEI_SHAPED_ORDER)]
+
+
+def test_location_is_placed_at_its_query_field_not_the_whole_url(bare):
+    url = "http://push.example/v1?lat=52.52003&lon=13.40495"
+    observations = observe(bare, fld(url, key="", where="url", chain=("percent",)),
+                           fld("52.52003", key="lat", where="query"),
+                           fld("13.40495", key="lon", where="query"))
+    assert [(o.data_type, o.where, o.key, o.value) for o in observations] == [
+        ("location", "query", "lat", "52.52003,13.40495")]
+
+
+def test_other_numbers_section_is_checked(tmp_path):
+    path = tmp_path / "hints.yaml"
+    path.write_text("other_numbers: {exact: [id], prefix: [x]}\n")
+    with pytest.raises(InputError, match="other_numbers takes only 'exact' and 'contains'"):
+        load_key_hints(str(path))
+    path.write_text("other_numbers: {contains: [ticket]}\n")
+    detector = Detector(None, key_hints_path=str(path))
+    assert found(detector, fld(IMEI_SHAPED_ORDER, key="ticket_no")) == []
+    assert found(detector, fld(IMEI_SHAPED_ORDER, key="order_no")) == [
+        ("imei", IMEI_SHAPED_ORDER)]

@@ -447,13 +447,8 @@ class _CaptureReader:
             client_is_sender = False
         else:
             client_is_sender = seg.sport >= seg.dport  # the lower port is the server's
-        if client_is_sender:
-            c_addr, c_port, s_addr, s_port = seg.src, seg.sport, seg.dst, seg.dport
-        else:
-            c_addr, c_port, s_addr, s_port = seg.dst, seg.dport, seg.src, seg.sport
-        ends = Endpoints(format_endpoint(c_addr, c_port), format_endpoint(s_addr, s_port),
-                         format_ip(s_addr), time, packet, time)
-        conn = _TcpConnection(self.ctx, ends, (c_addr, c_port), (s_addr, s_port))
+        ends, client, server = _oriented(seg, client_is_sender, time, packet)
+        conn = _TcpConnection(self.ctx, ends, client, server)
         self.tcp[conn.up_key], self.tcp[conn.down_key] = conn.halves
         return conn
 
@@ -466,13 +461,8 @@ class _CaptureReader:
         if flow is None:
             quic = is_quic_initial(seg.payload)
             client_is_sender = quic or not (seg.sport < 1024 <= seg.dport)
-            if client_is_sender:
-                c_addr, c_port, s_addr, s_port = seg.src, seg.sport, seg.dst, seg.dport
-            else:
-                c_addr, c_port, s_addr, s_port = seg.dst, seg.dport, seg.src, seg.sport
-            ends = Endpoints(format_endpoint(c_addr, c_port), format_endpoint(s_addr, s_port),
-                             format_ip(s_addr), time, packet, time)
-            flow = _UdpFlow(self.ctx, ends, (c_addr, c_port), (s_addr, s_port), quic)
+            ends, client, server = _oriented(seg, client_is_sender, time, packet)
+            flow = _UdpFlow(self.ctx, ends, client, server, quic)
             self.udp[key] = self.udp[(seg.dst, seg.dport, seg.src, seg.sport)] = flow
         flow.datagram(seg, time)
 
@@ -524,3 +514,13 @@ class _CaptureReader:
         stale.update({id(f): f for f in self.udp.values() if now - f.ends.last_time > _IDLE_UDP})
         for flow in stale.values():
             self._close(flow)
+
+
+def _oriented(seg: Segment, client_is_sender: bool, time: float,
+              packet: int) -> tuple[Endpoints, tuple[bytes, int], tuple[bytes, int]]:
+    """The endpoints of a new connection or flow, phone side first, from its first segment."""
+    sender, receiver = (seg.src, seg.sport), (seg.dst, seg.dport)
+    client, server = (sender, receiver) if client_is_sender else (receiver, sender)
+    ends = Endpoints(format_endpoint(*client), format_endpoint(*server), format_ip(server[0]),
+                     time, packet, time)
+    return ends, client, server

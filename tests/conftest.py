@@ -1,12 +1,8 @@
 """Shared paths for the test suite."""
 
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "captures" / "redmi-1s-2014"
-FIXED = ROOT / "captures" / "redmi-1s-fixed"
+from auditor_paths import ROOT, SAMPLE
 
 
 @pytest.fixture

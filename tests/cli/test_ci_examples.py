@@ -10,9 +10,9 @@ import yaml
 from lxml import etree
 
 from auditor.cli import main
-from conftest import ROOT
+from auditor_paths import ROOT
 
-JUNIT_XSD = ROOT.parent / "shared" / "schemas" / "junit-10.xsd"
+JUNIT_XSD = ROOT / "tests" / "schemas" / "junit-10.xsd"
 
 
 def auditor_commands(example: Path) -> list[list[str]]:

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from auditor.cli import main
-from conftest import ROOT, SAMPLE
+from auditor_paths import ROOT, SAMPLE
 
 CAPTURE = str(SAMPLE / "capture.pcap")
 DEVICE = str(SAMPLE / "device.yaml")

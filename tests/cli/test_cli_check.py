@@ -8,9 +8,9 @@ import pytest
 from lxml import etree
 
 from auditor.cli import main
-from conftest import ROOT
+from auditor_paths import ROOT
 
-JUNIT_XSD = ROOT.parent / "shared" / "schemas" / "junit-10.xsd"
+JUNIT_XSD = ROOT / "tests" / "schemas" / "junit-10.xsd"
 
 #: expect.yaml for the sample minus the IMSI leak: the capture still carries it.
 WITHOUT_IMSI = """\

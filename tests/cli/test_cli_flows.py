@@ -5,7 +5,7 @@ import json
 import pytest
 
 from auditor.cli import main
-from conftest import ROOT
+from auditor_paths import ROOT
 
 FLOWS = ROOT / "tests" / "fixtures" / "flows"
 

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from auditor.cli import main
-from conftest import ROOT, SAMPLE
+from auditor_paths import ROOT, SAMPLE
 
 sys.path.insert(0, str(ROOT / "captures"))
 from recorder import rewrite_addresses  # noqa: E402

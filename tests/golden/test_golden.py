@@ -9,7 +9,7 @@ import os
 import pytest
 
 from auditor.cli import main
-from conftest import ROOT
+from auditor_paths import ROOT
 
 CASES = {
     "redmi-1s-2014": [],

@@ -12,7 +12,7 @@ from report_samples import IMEI, sample_result
 from auditor.report import render
 from auditor.report.junit import JUnitCase, JUnitSuite, junit_xml
 
-XSD_PATH = Path(__file__).resolve().parents[3] / "shared/schemas/junit-10.xsd"
+XSD_PATH = Path(__file__).resolve().parents[1] / "schemas/junit-10.xsd"
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from report_samples import IMEI, RULES, PolicySet, sample_result
 
 from auditor.report import render
 
-SCHEMA_PATH = Path(__file__).resolve().parents[3] / "shared/schemas/sarif-schema-2.1.0.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas/sarif-schema-2.1.0.json"
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import socket
 import statistics
 import sys
@@ -89,6 +90,7 @@ def main() -> None:
                               "--report", str(tmp / "report.json")],
         }
         results: dict[tuple[str, int], list[float]] = {}
+        drained = ""
         for name, command in setups.items():
             port = None
             process = None
@@ -101,7 +103,11 @@ def main() -> None:
                     results[name, size] = measure(origin, port, upload_body(size), args.requests)
             finally:
                 if process is not None:
+                    stopping = time.perf_counter()
                     stop(process)
+                    if name == "auditor proxy":
+                        drained = _drained(tmp / "report.json", time.perf_counter() - stopping,
+                                           (WARMUP + args.requests) * len(sizes))
 
     print(f"{args.requests} POSTs per row, one keep-alive connection, loopback, "
           f"Python {sys.version.split()[0]}")
@@ -115,6 +121,16 @@ def main() -> None:
             added = f"{(p50 - base) * 1000:+.3f} ms" if name == "auditor proxy" else ""
             print(f"{name:<15}{size:>8}{p50 * 1000:>10.3f}{p99 * 1000:>10.3f}"
                   f"{len(times) / sum(times):>10.0f}{added:>24}")
+    print(drained)
+
+
+def _drained(report: Path, seconds: float, sent: int) -> str:
+    """The analysis runs behind the traffic; stopping waits for it to catch up."""
+    if not report.exists():
+        return "auditor proxy wrote no report"
+    exchanges = len(json.loads(report.read_text())["exchanges"])
+    return (f"auditor proxy: stopped {seconds:.1f} s after the signal; its report holds "
+            f"{exchanges} of the {sent} uploads sent")
 
 
 if __name__ == "__main__":

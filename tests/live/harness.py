@@ -266,14 +266,16 @@ def auditor_proxy_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from auditor.proxy import main; sys.exit(main())"]
 
 
-def start(command: list[str], port: int, log_dir: Path, name: str) -> subprocess.Popen:
-    """Start a proxy process with its output in files; returns once its port accepts."""
+def start(command: list[str], port: int, log_dir: Path, name: str, *,
+          new_group: bool = False) -> subprocess.Popen:
+    """Start a proxy process with its output in files; returns once its port accepts.
+    `new_group`: in a process group of its own, as a terminal starts a command."""
     env = dict(os.environ, PYTHONPATH=f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
                COLUMNS="200", TERM="dumb")
     with open(log_dir / f"{name}.out", "wb") as out, open(log_dir / f"{name}.err", "wb") as err:
         # the child keeps its own copies of the descriptors
         process = subprocess.Popen(command, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=out, stderr=err)
+                                   stdout=out, stderr=err, process_group=0 if new_group else None)
     try:
         wait_for_port(port, process)
     except BaseException:
@@ -282,10 +284,15 @@ def start(command: list[str], port: int, log_dir: Path, name: str) -> subprocess
     return process
 
 
-def stop(process: subprocess.Popen, sig: int = signal.SIGINT, *, timeout: float = 30) -> int:
-    """Ask the process to stop with `sig`; kill it if it does not within the timeout."""
+def stop(process: subprocess.Popen, sig: int = signal.SIGINT, *, timeout: float = 30,
+         group: bool = False) -> int:
+    """Ask the process (`group`: its whole process group, as Ctrl-C in a terminal does) to
+    stop with `sig`; kill it if it does not within the timeout."""
     if process.poll() is None:
-        process.send_signal(sig)
+        if group:
+            os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

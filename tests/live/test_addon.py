@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,10 @@ from mitmproxy.tls import TlsData
 from rich.console import Console
 
 from auditor import addon as addon_module
-from auditor.addon import Auditor, split_policies
+from auditor.addon import Analysis, Auditor, split_policies
+from auditor.engine import build_audit
+from auditor.model import InputInfo
+from auditor.sources import live
 
 
 @pytest.fixture
@@ -54,7 +59,7 @@ def test_a_report_path_without_known_format_is_refused(setup) -> None:
         tctx.configure(auditor, auditor_report="report.unknown-format")
 
 
-def test_uploads_are_analysed_and_reported_on_done(setup, tmp_path: Path) -> None:
+def test_uploads_are_analysed_and_reported_on_done(setup, tmp_path: Path, capfd) -> None:
     device, policy = setup
     auditor, out = _auditor()
     report = tmp_path / "report.json"
@@ -71,7 +76,9 @@ def test_uploads_are_analysed_and_reported_on_done(setup, tmp_path: Path) -> Non
     assert {o.data_type for o in result.observations} >= {"imei", "imsi"}
     assert [f.rule for f in result.findings] == ["no-identifiers-before-opt-in"]
     assert result.exchanges[0].status == 200  # the response is counted afterwards
-    assert "no-identifiers-before-opt-in" in out.getvalue()  # printed live
+    # printed live by the analysis process, on the stderr it shares with mitmproxy
+    assert "no-identifiers-before-opt-in" in capfd.readouterr().err
+    assert f"report written to {report}" in out.getvalue()
     written = json.loads(report.read_text())
     assert written["findings"][0]["rule"] == "no-identifiers-before-opt-in"
     assert written["inputs"][0]["kind"] == "live"
@@ -100,9 +107,9 @@ def test_a_crash_in_one_flow_is_counted_and_the_next_flow_still_analysed(
     assert [o.data_type for o in auditor.result.observations] == ["imei"]
 
 
-def test_opt_in_command_judges_later_uploads_after_opt_in(setup) -> None:
+def test_opt_in_command_judges_later_uploads_after_opt_in(setup, capfd) -> None:
     device, policy = setup
-    auditor, out = _auditor()
+    auditor, _ = _auditor()
     with taddons.context(auditor) as tctx:
         tctx.configure(auditor, auditor_device=str(device), auditor_policy=[str(policy)])
         before = _upload(b"imei=867203024182737")
@@ -116,7 +123,7 @@ def test_opt_in_command_judges_later_uploads_after_opt_in(setup) -> None:
     assert result.opt_in_source == "live: auditor.opt_in command"
     assert [f.consent for f in result.findings] == ["before-opt-in"]
     assert result.findings[0].exchanges == (1,)
-    assert "opt-in marked" in out.getvalue()
+    assert "opt-in marked" in capfd.readouterr().err
 
 
 def test_refused_certificate_is_an_unreadable_exchange_and_a_warning(setup) -> None:
@@ -151,3 +158,54 @@ def test_websocket_dns_and_raw_messages_reach_the_engine(setup) -> None:
         auditor.done()
     assert [e.transport for e in auditor.result.exchanges] == ["ws", "dns"]
     assert auditor.info.warnings == []
+
+
+def test_analysis_runs_in_a_process_of_its_own_whose_death_loses_no_traffic(setup) -> None:
+    device, policy = setup
+    auditor, _ = _auditor()
+    with taddons.context(auditor) as tctx:
+        tctx.configure(auditor, auditor_device=str(device), auditor_policy=[str(policy)])
+        first = _upload(b"imei=867203024182737")
+        auditor.request(first)
+        worker = auditor._worker
+        assert worker.process.pid != os.getpid()
+        worker.process.kill()
+        worker.process.join(10)
+        first.response = tutils.tresp()
+        auditor.response(first)  # noticed here: a new process takes over
+        second = _upload(b"imsi=460013728150946")
+        auditor.request(second)
+        auditor.done()
+    assert second.request.content == b"imsi=460013728150946"  # the traffic is untouched
+    assert auditor._worker is None and not worker.process.is_alive()
+    assert [o.data_type for o in auditor.result.observations] == ["imsi"]
+    assert auditor.info.warnings == [
+        (f"the analysis process stopped (exit code {-signal.SIGKILL}): the 1 uploads it had "
+         "been given (flows 1-1) are not in this report")]
+
+
+def test_a_crash_in_the_analysis_of_one_flow_is_counted_and_the_next_analysed(
+        setup, monkeypatch) -> None:
+    """The analysis process's own loop, run in this process so the crash can be planted."""
+    device, policy = setup
+    audit = build_audit(device=str(device), policies=[str(policy)])
+    analysis = Analysis(audit, InputInfo(path="live", kind="live"),
+                        Console(file=io.StringIO()))
+    real = audit.add
+
+    def crash_on_first(exchange):
+        if exchange.source == "live#1":
+            raise ValueError("odd upload")
+        return real(exchange)
+
+    monkeypatch.setattr(audit, "add", crash_on_first)
+    flows = [_upload(b"imei=867203024182737"), _upload(b"imsi=460013728150946")]
+    for number, flow in enumerate(flows, 1):
+        exchange = live.http_exchange(flow, source=f"live#{number}")
+        analysis.handle(("uploads", flow.id, number, [exchange]))
+    analysis.handle(("no such message",))
+    result = analysis.finish("live:*:8080", 2, None, None)
+    assert [o.data_type for o in result.observations] == ["imsi"]
+    assert result.inputs[0].warnings == [
+        "flow 1: analysis failed: ValueError: odd upload",
+        "no such message: analysis failed: KeyError: 'no such message'"]

@@ -66,23 +66,25 @@ def _pinned_client(port: int, origin: Origin) -> bool:
     return False
 
 
-@pytest.mark.parametrize("launcher, stop_signal", [
-    ("auditor proxy", signal.SIGINT),
-    ("auditor proxy", signal.SIGTERM),
-    ("mitmdump -s addon.py", signal.SIGINT),
+@pytest.mark.parametrize("launcher, stop_signal, group", [
+    ("auditor proxy", signal.SIGINT, False),
+    ("auditor proxy", signal.SIGTERM, False),
+    ("auditor proxy", signal.SIGINT, True),  # Ctrl-C in a terminal: the analysis gets it too
+    ("mitmdump -s addon.py", signal.SIGINT, False),
 ])
-def test_handset_uploads_through_the_live_proxy(launcher: str, stop_signal: int,
+def test_handset_uploads_through_the_live_proxy(launcher: str, stop_signal: int, group: bool,
                                                 tmp_path: Path) -> None:
     port = free_port()
     with Origin(tls_dir=tmp_path / "origin") as origin:
-        process = start(_command(launcher, port, tmp_path), port, tmp_path, "proxy")
+        process = start(_command(launcher, port, tmp_path), port, tmp_path, "proxy",
+                        new_group=group)
         try:
             ca_file = str(tmp_path / "conf" / "mitmproxy-ca-cert.pem")
             statuses = send_uploads(HANDSET_UPLOADS, origin, proxy_port=port, ca_file=ca_file)
             send_websocket(HANDSET_WS_TEXTS, origin, proxy_port=port, ca_file=ca_file)
             refused = _pinned_client(port, origin)
         finally:
-            code = stop(process, stop_signal)
+            code = stop(process, stop_signal, group=group)
     output = (tmp_path / "proxy.err").read_text() + (tmp_path / "proxy.out").read_text()
     assert code == 0, output
 

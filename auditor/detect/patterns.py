@@ -229,9 +229,10 @@ class PatternFinder:
             digits = value[start:end].decode("ascii")
             kinds = self._kinds_at(value, start, key_kinds)
             found = classify_digits(digits, kinds)
-            if found and not kinds & _NUMBER_KINDS and \
-                    self._names_other_number(key, value, start):
-                continue  # a shape alone, under `order_id` or `$.orders[0].id`
+            if found and not kinds & _NUMBER_KINDS and (
+                    _inside_token(value, start, end) or
+                    self._names_other_number(key, value, start)):
+                continue  # a shape alone, inside a hex/alphanumeric token or under `order_id`
             if found:
                 out.append(PatternMatch(found[0], digits, start, end, found[1], found[2]))
 
@@ -395,6 +396,12 @@ def e164_of(text: str, region: str | None) -> str:
     if not phonenumbers.is_valid_number(number):
         return ""
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _inside_token(value: bytes, start: int, end: int) -> bool:
+    """Whether the digits at [start, end) touch a letter: a run inside a hex digest, a
+    token or a base64 string, which no handset writes an unlabelled IMEI or ICCID into."""
+    return (start > 0 and value[start - 1:start].isalpha()) or value[end:end + 1].isalpha()
 
 
 def _runs_of_14_to_22(digit_classes: bytes) -> list[tuple[int, int]]:

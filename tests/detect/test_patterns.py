@@ -129,6 +129,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + b"354427063233479
     ("count", "15627394810"),  # a phone-like run with no phone key
     ("pos", "540.123,960.456"),  # screen coordinates, out of range
     ("file", PNG),
+    ("payload", "9f3e354427063233479ab0c4d2"),  # IMEI-shaped digits inside a hex token
 ])
 def test_decoys_are_not_reported(bare, key, sent):
     assert found(bare, fld(sent, key=key, where="body")) == []

@@ -31,8 +31,8 @@ import yaml
 
 from auditor.engine import AuditResult, analyze_files, build_audit
 from auditor.model import DATA_GROUPS, DATA_TYPES, Finding, InputError, expand_data
-from auditor.suppress import GateResult, Suppression, apply_gates
 from auditor.sources import sniff_kind
+from auditor.suppress import GateResult, Suppression, apply_gates
 
 EXPECT_FILE = "expect.yaml"
 _CAPTURE_SUFFIXES = {".pcap", ".pcapng", ".cap", ".mitm", ".flows", ".flow", ".har"}

@@ -14,6 +14,7 @@ import hashlib
 import time as _time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 
 from auditor import __version__
@@ -186,7 +187,7 @@ def analyze_files(
 
 def parse_time(text: str, *, what: str = "--opt-in-at") -> float:
     """An ISO 8601 time (naive means UTC) or epoch seconds, as epoch seconds."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     text = str(text).strip()
     try:
@@ -194,12 +195,12 @@ def parse_time(text: str, *, what: str = "--opt-in-at") -> float:
     except ValueError:
         pass
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)  # Python 3.11 reads a trailing Z
     except ValueError:
         raise InputError(f"{what}: {text!r} is not a time; give ISO 8601 "
                          f"(2014-08-01T10:00:03Z) or epoch seconds (1406887203)") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 

@@ -43,7 +43,7 @@ class Severity(int, Enum):
     CRITICAL = 4
 
     @classmethod
-    def parse(cls, text: str) -> "Severity":
+    def parse(cls, text: str) -> Severity:
         return cls[text.strip().upper()]
 
     def __str__(self) -> str:

@@ -1,7 +1,6 @@
 """Shared paths for the test suite."""
 
 import pytest
-
 from auditor_paths import ROOT, SAMPLE
 
 

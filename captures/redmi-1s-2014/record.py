@@ -19,7 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from recorder import Host, Session, record  # noqa: E402
+from recorder import Host, Session, record
 
 IMEI, IMSI, OWN = "867203024182737", "460013728150946", "+8615627394810"
 

@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from recorder import Host, Session, record  # noqa: E402
+from recorder import Host, Session, record
 
 IMEI, OWN = "867203024182737", "+8615627394810"
 API = "api.account.xiaomi.com"

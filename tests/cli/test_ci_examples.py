@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from auditor_paths import ROOT
 from lxml import etree
 
 from auditor.cli import main
-from auditor_paths import ROOT
 
 JUNIT_XSD = ROOT / "tests" / "schemas" / "junit-10.xsd"
 

@@ -3,9 +3,9 @@
 import json
 
 import pytest
+from auditor_paths import ROOT
 
 from auditor.cli import main
-from auditor_paths import ROOT
 
 FLOWS = ROOT / "tests" / "fixtures" / "flows"
 

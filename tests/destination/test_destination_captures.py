@@ -10,12 +10,12 @@ so one capture can be judged against "no identifiers outside the EU" both ways.
 import sys
 
 import pytest
-
-from auditor.cli import main
 from auditor_paths import ROOT, SAMPLE
 
+from auditor.cli import main
+
 sys.path.insert(0, str(ROOT / "captures"))
-from recorder import rewrite_addresses  # noqa: E402
+from recorder import rewrite_addresses
 
 EU_POLICY = str(ROOT / "rules" / "examples" / "eu-only.yaml")
 CN_SERVERS = {"42.62.94.174", "120.92.96.37"}

@@ -21,8 +21,8 @@ def test_a_crash_inside_detection_is_a_warning_and_the_audit_goes_on(monkeypatch
     kept, observations = audit.add(exchange(b"imei=867203024182737"))
     assert observations == []
     assert kept.id == 1 and kept.body == b""
-    assert info.warnings == ["t.pcap#pkt 1: analysis failed (RuntimeError: boom); this upload "
-                             "was not searched — please report it with the capture"]
+    assert info.warnings == [("t.pcap#pkt 1: analysis failed (RuntimeError: boom); this upload "
+                              "was not searched — please report it with the capture")]
     monkeypatch.undo()
     _, found = audit.add(exchange(b"email=someone@example.com"))
     assert [o.data_type for o in found] == ["email"]

@@ -7,9 +7,9 @@ After reviewing, refresh with:  AUDITOR_UPDATE_GOLDEN=1 python3 -m pytest tests/
 import os
 
 import pytest
+from auditor_paths import ROOT
 
 from auditor.cli import main
-from auditor_paths import ROOT
 
 CASES = {
     "redmi-1s-2014": [],

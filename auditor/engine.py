@@ -181,7 +181,8 @@ def analyze_files(
         audit.add_input(info)
         for exchange in exchanges:
             audit.add(exchange)
-        info.sha256 = file_digest(path)
+        if not info.sha256:  # the pcap reader hashes as it reads; other readers do not
+            info.sha256 = file_digest(path)
     return audit.finish()
 
 

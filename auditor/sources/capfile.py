@@ -9,6 +9,7 @@ An audit must say where a capture is damaged, so the framing is done here with `
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from collections.abc import Callable, Iterator
 
@@ -32,11 +33,13 @@ _IDB, _OPB, _SPB, _EPB, _DSB = 1, 2, 3, 6, 10
 
 
 class _Buffered:
-    """A file read in large chunks, with the absolute offset of what was handed out."""
+    """A file read in large chunks, with the absolute offset of what was handed out, and
+    the SHA-256 of the whole file taken as it goes by (so the file is read only once)."""
 
     def __init__(self, f, size: int, progress: ProgressCallback | None) -> None:
         self.f = f
         self.size = size
+        self.digest = hashlib.sha256()
         self.buf = b""
         self.pos = 0
         self.base = 0  # file offset of buf[0]
@@ -57,7 +60,9 @@ class _Buffered:
     def _refill(self, n: int) -> None:
         rest = self.buf[self.pos:]
         self.base += self.pos
-        self.buf = rest + self.f.read(max(_CHUNK, n - len(rest)))
+        chunk = self.f.read(max(_CHUNK, n - len(rest)))
+        self.digest.update(chunk)
+        self.buf = rest + chunk
         self.pos = 0
         if self.progress and self.base - self.reported >= _CHUNK:
             self.reported = self.base
@@ -70,6 +75,12 @@ class _Buffered:
         out = self.buf[self.pos:self.pos + n]
         self.pos += len(out)
         return out
+
+    def finish_digest(self) -> str:
+        """The file's SHA-256, reading what framing left unread (after damage, say)."""
+        for chunk in iter(lambda: self.f.read(_CHUNK), b""):
+            self.digest.update(chunk)
+        return self.digest.hexdigest()
 
 
 def iter_frames(
@@ -94,6 +105,7 @@ def iter_frames(
             yield from _pcapng_frames(path, info, reader, on_secrets)
         else:
             raise InputError(f"{path}: not a pcap or pcapng file (first bytes {magic.hex(' ')})")
+        info.sha256 = reader.finish_digest()
         if progress:
             progress(info.size, info.size)
 

@@ -27,3 +27,23 @@ def test_a_crash_inside_detection_is_a_warning_and_the_audit_goes_on(monkeypatch
     _, found = audit.add(exchange(b"email=someone@example.com"))
     assert [o.data_type for o in found] == ["email"]
     assert len(audit.finish().exchanges) == 2
+
+
+def test_each_input_carries_the_sha256_of_its_whole_file(tmp_path):
+    """Hashed while the reader reads (pcap, pcapng, also when damage stops the framing
+    early) or afterwards (other kinds): always the digest of every byte of the file."""
+    import hashlib
+
+    from auditor.engine import analyze_files
+    from auditor_paths import ROOT, SAMPLE
+
+    # a packet header claiming 4 GB stops the framing at byte 1000 of a 3 MB file
+    truncated = tmp_path / "damaged.pcap"
+    truncated.write_bytes((SAMPLE / "capture.pcap").read_bytes()[:1000] + b"\xff" * (3 << 20))
+    files = [SAMPLE / "capture.pcap", truncated,
+             ROOT / "tests/fixtures/tls/http1-keepalive-dsb.pcapng",
+             ROOT / "tests/fixtures/flows/handset.har"]
+    result = analyze_files([str(f) for f in files], build_audit())
+    assert [i.sha256 for i in result.inputs] == [
+        hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
+    assert result.inputs[1].warnings  # the framing did stop early

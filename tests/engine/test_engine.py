@@ -1,6 +1,10 @@
 """The engine: one failing upload is a warning on its input, never the end of the audit."""
 
-from auditor.engine import build_audit
+import hashlib
+
+from auditor_paths import ROOT, SAMPLE
+
+from auditor.engine import analyze_files, build_audit
 from auditor.model import Exchange, InputInfo
 
 
@@ -32,11 +36,6 @@ def test_a_crash_inside_detection_is_a_warning_and_the_audit_goes_on(monkeypatch
 def test_each_input_carries_the_sha256_of_its_whole_file(tmp_path):
     """Hashed while the reader reads (pcap, pcapng, also when damage stops the framing
     early) or afterwards (other kinds): always the digest of every byte of the file."""
-    import hashlib
-
-    from auditor.engine import analyze_files
-    from auditor_paths import ROOT, SAMPLE
-
     # a packet header claiming 4 GB stops the framing at byte 1000 of a 3 MB file
     truncated = tmp_path / "damaged.pcap"
     truncated.write_bytes((SAMPLE / "capture.pcap").read_bytes()[:1000] + b"\xff" * (3 << 20))

@@ -146,7 +146,13 @@ def discover_cases(root: str | Path) -> list[Path]:
 def load_case(expect_file: str | Path) -> Case:
     path = Path(expect_file)
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
+        # one parse gives both the nodes (for line numbers) and the values
+        loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+        try:
+            root = loader.get_single_node()
+            data = (loader.construct_document(root) if root is not None else None) or {}
+        finally:
+            loader.dispose()
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise InputError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: "
@@ -158,7 +164,6 @@ def load_case(expect_file: str | Path) -> Case:
         if key not in _TOP_KEYS:
             raise InputError(f"{path}:{knode.start_mark.line + 1}: unknown key '{key}' "
                              f"(known: {', '.join(sorted(_TOP_KEYS))})")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     folder = path.parent
 
     def rel(items: object, what: str) -> list[str]:

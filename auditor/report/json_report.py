@@ -44,9 +44,10 @@ SCHEMA = "auditor-report/1"
 
 
 def report_dict(result: AuditResult, *, reveal: bool = False,
-                fail_on: Severity = Severity.HIGH, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+                fail_on: Severity = Severity.HIGH, skip: tuple[str, ...] = (),
+                masker: Masker | None = None) -> dict[str, Any]:
     """The report as plain data, in schema order; lists named in `skip` are left empty."""
-    masker = masker_for(result, reveal)
+    masker = masker or masker_for(result, reveal)
     findings = sorted_findings(result.findings)
     return {
         "schema": SCHEMA,
@@ -83,7 +84,8 @@ def iter_json(result: AuditResult, *, reveal: bool = False,
         "exchanges": lambda: (_exchange(e, result, masker) for e in result.exchanges),
         "observations": lambda: (_observation(o, masker) for o in result.observations),
     }
-    document = report_dict(result, reveal=reveal, fail_on=fail_on, skip=_LONG_LISTS)
+    document = report_dict(result, reveal=reveal, fail_on=fail_on, skip=_LONG_LISTS,
+                           masker=masker)
     text = json.dumps(document, indent=2, ensure_ascii=False)
     for name in _LONG_LISTS:
         marker = f'"{name}": []'

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time as _time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
@@ -24,6 +24,7 @@ from auditor.detect.profile import DeviceProfile
 from auditor.judge import Hit, PolicySet, build_findings, evaluate
 from auditor.judge.destination import Destination, DestinationResolver
 from auditor.model import Exchange, Finding, InputError, InputInfo, Observation
+from auditor.sources import ProgressCallback
 
 #: How many characters of an exchange's headers a report keeps as evidence.
 _HEADER_EVIDENCE_LIMIT = 4096
@@ -160,9 +161,6 @@ def file_digest(path: str | Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-ProgressCallback = Callable[[int, int], None]  # (bytes done, bytes total)
 
 
 def analyze_files(

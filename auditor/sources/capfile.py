@@ -14,13 +14,13 @@ import struct
 from collections.abc import Callable, Iterator
 
 from auditor.model import InputError, InputInfo
+from auditor.sources import ProgressCallback
 
 #: (packet number, epoch seconds, link type, buffer, start, end): the captured bytes are
 #: buffer[start:end] — not cut out, so that a reader that needs only a few header fields
 #: does not copy the packet
 Frame = tuple[int, float, int, bytes, int, int]
 SecretsCallback = Callable[[int, bytes, str], None]  # (secrets type, data, origin)
-ProgressCallback = Callable[[int, int], None]
 
 _CHUNK = 1 << 20
 _MAX_RECORD = 256 << 20  # a packet or block longer than this is corruption, not data

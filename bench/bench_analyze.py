@@ -41,7 +41,7 @@ def measure(command: list[str]) -> tuple[float, float, int]:
 def run_reader(path: str) -> None:
     """The pcap reader alone: every exchange produced and dropped."""
     from auditor.model import InputInfo
-    from auditor.sources.pcap import read_pcap
+    from auditor.sources.pcap.reader import read_pcap
 
     info = InputInfo(path=path, kind="pcap", size=os.path.getsize(path))
     for _ in read_pcap(path, info, keylogs=[], progress=None):

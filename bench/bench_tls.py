@@ -72,8 +72,8 @@ def timed(function, repeat: int = 3) -> tuple[float, object]:
 
 def bench_ours(name: str) -> int:
     from auditor.model import InputInfo
-    from auditor.sources.pcap import read_pcap
-    from auditor.sources.tlsdecrypt import KeyLog, decrypt_connection
+    from auditor.sources.pcap.reader import read_pcap
+    from auditor.sources.pcap.tls.decrypt import KeyLog, decrypt_connection
 
     pcap, keys = OUT / f"tls-{name}.pcap", OUT / f"tls-{name}.keys"
     (conn,) = _connections(pcap)

@@ -1,6 +1,9 @@
 """Inputs: each module turns one kind of input into `Exchange`s and nothing more.
 
-Only modules in this package import scapy or mitmproxy.
+One kind of input each: `pcap/` (pcap and pcapng, a package shaped like the path of a
+packet), `flowfile` (mitmproxy .mitm and HAR), `live` (flows from the running addon).
+`bodycodec` decodes Content-Encoding for all of them. Only modules in this package import
+scapy or mitmproxy.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ def open_capture(
     kind = sniff_kind(path)
     info = InputInfo(path=path, kind=kind, size=os.path.getsize(path))
     if kind in ("pcap", "pcapng"):
-        from auditor.sources.pcap import read_pcap
+        from auditor.sources.pcap.reader import read_pcap
 
         return info, read_pcap(path, info, keylogs=keylogs or [], progress=progress)
     from auditor.sources.flowfile import read_flowfile

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from auditor.model import Exchange, InputInfo
-from auditor.sources.pcap import read_pcap
+from auditor.sources.pcap.reader import read_pcap
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pcap"
 

@@ -190,7 +190,7 @@ def test_tls_without_keys_is_listed() -> None:
 
 
 def test_tls_with_a_key_log_is_read_as_https() -> None:
-    pytest.importorskip("auditor.sources.tlsdecrypt")
+    pytest.importorskip("auditor.sources.pcap.tls.decrypt")
     exchanges, _ = read("tls.pcap", keylogs=[str(FIXTURES / "tls_keys.log")])
     assert [(e.transport, e.method, e.url, e.status, e.decrypted, e.body) for e in exchanges] == [
         ("https", "POST", "https://secure.example.com/v2/sync", 200, True,
@@ -198,7 +198,7 @@ def test_tls_with_a_key_log_is_read_as_https() -> None:
 
 
 def test_decryption_secrets_block_in_pcapng() -> None:
-    pytest.importorskip("auditor.sources.tlsdecrypt")
+    pytest.importorskip("auditor.sources.pcap.tls.decrypt")
     exchanges, info = read("tls_dsb.pcapng")
     assert [(e.transport, e.url, e.decrypted) for e in exchanges] == [
         ("https", "https://secure.example.com/v2/sync", True)] * 2

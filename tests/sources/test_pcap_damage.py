@@ -12,7 +12,7 @@ import pytest
 from pcap_helpers import FIXTURES
 
 from auditor.model import InputError, InputInfo
-from auditor.sources.pcap import read_pcap
+from auditor.sources.pcap.reader import read_pcap
 
 
 def run(path: Path, progress=None) -> tuple[list, InputInfo]:

@@ -11,11 +11,11 @@ import pytest
 from pcap_helpers import FIXTURES
 
 from auditor.sources import bodycodec
-from auditor.sources.dns import parse_dns
-from auditor.sources.http1 import HttpConversation
-from auditor.sources.netparse import Defragmenter
-from auditor.sources.tcpstream import Reassembler
-from auditor.sources.tlsmeta import QuicInitialReader, count_records
+from auditor.sources.pcap.dns import parse_dns
+from auditor.sources.pcap.http1 import HttpConversation
+from auditor.sources.pcap.packets import Defragmenter
+from auditor.sources.pcap.tcp import Reassembler
+from auditor.sources.pcap.tls.hello import QuicInitialReader, count_records
 
 
 class Sink:
@@ -255,7 +255,7 @@ def test_a_connect_tunnel_is_counted_not_parsed() -> None:
 
 
 def test_ipv6_extension_headers_are_skipped() -> None:
-    from auditor.sources.netparse import TCP, parse_ip
+    from auditor.sources.pcap.packets import TCP, parse_ip
 
     tcp = struct.pack("!HHIIBBHHH", 5555, 80, 7, 0, 0x50, 0x18, 100, 0, 0) + b"GET / HTTP/1.1"
     hop_by_hop = bytes([60, 0]) + bytes(6)  # next: destination options

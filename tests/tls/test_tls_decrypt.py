@@ -7,8 +7,8 @@ import random
 import pytest
 from tls_streams import FIXTURES, connections
 
-from auditor.sources.http2 import parse_http2
-from auditor.sources.tlsdecrypt import KeyLog, decrypt_connection
+from auditor.sources.pcap.http2 import parse_http2
+from auditor.sources.pcap.tls.decrypt import KeyLog, decrypt_connection
 
 IMEI, PHONE, IMSI = "867203024182737", "+8615627394810", "460013728150946"
 

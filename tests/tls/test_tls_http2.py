@@ -6,8 +6,8 @@ from __future__ import annotations
 from hpack import Encoder
 from tls_streams import FIXTURES, connections
 
-from auditor.sources.http2 import CLIENT_PREFACE, parse_http2
-from auditor.sources.tlsdecrypt import KeyLog, decrypt_connection
+from auditor.sources.pcap.http2 import CLIENT_PREFACE, parse_http2
+from auditor.sources.pcap.tls.decrypt import KeyLog, decrypt_connection
 
 
 def h2_fixture():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from auditor.model import InputError
-from auditor.sources.tlsdecrypt import KeyLog
+from auditor.sources.pcap.tls.decrypt import KeyLog
 
 RANDOM = bytes(range(32))
 LINE = f"CLIENT_RANDOM {RANDOM.hex()} {'ab' * 48}"

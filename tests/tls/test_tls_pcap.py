@@ -7,7 +7,7 @@ import pytest
 from tls_streams import FIXTURES
 
 from auditor.model import InputInfo
-from auditor.sources.pcap import read_pcap
+from auditor.sources.pcap.reader import read_pcap
 
 IMEI = "867203024182737"
 REGISTER_BODY = b'{"phone": "+8615627394810", "imsi": "460013728150946", "carrier": "China Mobile"}'

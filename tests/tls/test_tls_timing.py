@@ -11,7 +11,7 @@ import pytest
 from tls_streams import FIXTURES
 
 from auditor.model import InputInfo
-from auditor.sources.pcap import read_pcap
+from auditor.sources.pcap.reader import read_pcap
 
 REDMI = Path(__file__).resolve().parents[2] / "captures" / "redmi-1s-fixed"
 

@@ -14,13 +14,13 @@ from urllib.parse import urlsplit
 
 from auditor.model import Exchange, InputInfo
 from auditor.sources.bodycodec import MAX_BODY, decode_body
-from auditor.sources.dns import DnsMessage, parse_dns
-from auditor.sources.http1 import HttpConversation, HttpMessage, WsMessage
-from auditor.sources.tcpstream import UNLIMITED, ReadsEverything
-from auditor.sources.tlsmeta import Hello, count_records, handshake_message, parse_hello
+from auditor.sources.pcap.dns import DnsMessage, parse_dns
+from auditor.sources.pcap.http1 import HttpConversation, HttpMessage, WsMessage
+from auditor.sources.pcap.tcp import UNLIMITED, ReadsEverything
+from auditor.sources.pcap.tls.hello import Hello, count_records, handshake_message, parse_hello
 
 if TYPE_CHECKING:
-    from auditor.sources.tlsdecrypt import KeyLog
+    from auditor.sources.pcap.tls.decrypt import KeyLog
 
 RAW_BODY_LIMIT = 64 << 10  # bytes of an unknown protocol's upload kept for the detectors
 _HELLO_LIMIT = 64 << 10
@@ -407,8 +407,8 @@ class TlsHandler:
             return False
 
     def _read_decrypted(self, where: str) -> bool:
-        from auditor.sources.http2 import CLIENT_PREFACE
-        from auditor.sources.tlsdecrypt import decrypt_connection
+        from auditor.sources.pcap.http2 import CLIENT_PREFACE
+        from auditor.sources.pcap.tls.decrypt import decrypt_connection
 
         e = self.ends
         result = decrypt_connection(bytes(self.up.kept), bytes(self.down.kept),
@@ -435,7 +435,7 @@ class TlsHandler:
 
     def _http2(self, client_data: bytes, server_data: bytes, up: _Timeline,
                where: str) -> None:
-        from auditor.sources.http2 import parse_http2
+        from auditor.sources.pcap.http2 import parse_http2
 
         e = self.ends
         authority = self.hello.sni if self.hello and self.hello.sni else e.server_ip

@@ -15,7 +15,7 @@ import struct
 from collections.abc import Callable, Iterator
 
 from auditor.model import Exchange, InputInfo
-from auditor.sources.apps import (
+from auditor.sources.pcap.protocols import (
     RAW_BODY_LIMIT,
     CaptureContext,
     DnsTcpHandler,
@@ -26,10 +26,10 @@ from auditor.sources.apps import (
     dns_answered,
     dns_exchange,
 )
-from auditor.sources.capfile import iter_frames
-from auditor.sources.dns import parse_dns
-from auditor.sources.http1 import looks_like_request
-from auditor.sources.netparse import (
+from auditor.sources.pcap.framing import iter_frames
+from auditor.sources.pcap.dns import parse_dns
+from auditor.sources.pcap.http1 import looks_like_request
+from auditor.sources.pcap.packets import (
     ACK,
     FIN,
     RST,
@@ -42,8 +42,8 @@ from auditor.sources.netparse import (
     ip_offset,
     parse_ip,
 )
-from auditor.sources.tcpstream import ReadsEverything, Reassembler
-from auditor.sources.tlsmeta import (
+from auditor.sources.pcap.tcp import ReadsEverything, Reassembler
+from auditor.sources.pcap.tls.hello import (
     QuicInitialReader,
     is_quic_initial,
     looks_like_client_hello,
@@ -305,7 +305,7 @@ class _CaptureReader:
 
     def _use_keylog(self, paths: list[str]) -> bool:
         try:
-            from auditor.sources.tlsdecrypt import KeyLog
+            from auditor.sources.pcap.tls.decrypt import KeyLog
         except ImportError:
             if not self.ctx.missing_decryptor:
                 self.ctx.missing_decryptor = True

@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
-from auditor.sources.keylog import KeyLog
+from auditor.sources.pcap.tls.keylog import KeyLog
 
 __all__ = ["Decrypted", "KeyLog", "decrypt_connection"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from auditor import BUNDLED_RULES, PROJECT_ROOT
+from auditor import BUNDLED_RULES
 from auditor.judge.countries import COUNTRY_GROUPS, ISO_COUNTRIES, expand_countries
 from auditor.judge.hosts import host_glob_problem, path_glob_problem
 from auditor.judge.rules import (
@@ -249,7 +249,7 @@ class _FileReader:
 def _shown(path: Path) -> str:
     """A path as users should read it: bundled files relative to the project."""
     try:
-        return str(path.resolve().relative_to(PROJECT_ROOT))
+        return str(path.resolve().relative_to(BUNDLED_RULES.parent))
     except ValueError:
         return str(path)
 

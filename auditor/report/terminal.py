@@ -73,6 +73,10 @@ def _findings_table(view: ReportView, width: int) -> Table:
         columns += [("country", 0), ("data", 3), ("#", 0), ("opt-in", 0)]
     for name, ratio in columns:
         table.add_column(name, ratio=ratio or None, overflow="fold", no_wrap=not ratio)
+    # rule ids are copied into expect.yaml and suppressions: never cut or folded
+    rule_column = table.columns[2]
+    rule_column.ratio, rule_column.no_wrap = None, True
+    rule_column.min_width = max((len(f.rule) for f in view.findings), default=4)
     for f in view.findings:
         cells = [Text(f.id), Text(f.severity, style=SEVERITY_STYLES[f.severity]), Text(f.rule),
                  Text(f.host)]

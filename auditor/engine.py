@@ -48,6 +48,7 @@ class AuditResult:
     geo_data: str = ""  # which geolocation data was used, with its date
     suppressed: list[Finding] = field(default_factory=list)  # baselined or ignored findings
     generated_at: float = field(default_factory=_time.time)
+    pattern_mode: bool = True  # False with --no-patterns: only profile values were searched
 
     @property
     def start_time(self) -> float | None:
@@ -73,6 +74,7 @@ class Audit:
         self.profile = profile
         self.policies = policies
         self.detector = Detector(profile, pattern_mode=pattern_mode)
+        self.pattern_mode = pattern_mode
         self.resolver = resolver or DestinationResolver(vendor=profile.vendor if profile else "")
         self.inputs: list[InputInfo] = []
         self.exchanges: list[Exchange] = []
@@ -140,6 +142,7 @@ class Audit:
             policies=self.policies,
             destinations=self.destinations,
             geo_data=self.resolver.data_description,
+            pattern_mode=self.pattern_mode,
         )
 
 

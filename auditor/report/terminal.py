@@ -59,7 +59,10 @@ def _verdict_panel(view: ReportView) -> Panel:
         head.append("no findings")
     context = Text(f"opt-in: {view.opt_in}" + (f" · geolocation: {view.geo_data}"
                                                 if view.geo_data else ""), style="dim")
-    return Panel(Group(head, Text(view.headline), context), title="handset-auditor",
+    parts = [head, Text(view.headline), context]
+    if view.profile_note:
+        parts.insert(2, Text(view.profile_note, style="yellow"))
+    return Panel(Group(*parts), title="handset-auditor",
                  title_align="left", border_style="red" if failed else "green")
 
 
@@ -102,6 +105,8 @@ def _print_finding(f: FindingView, console: Console) -> None:
         ("data", ", ".join(f.data_types)),
         ("exchanges", f"{f.exchanges} ({f.consent})"),
     ]
+    if f.finding.severity_note:
+        lines.append(("severity", f.finding.severity_note))
     for label, value in lines:
         console.print(Text.assemble(("  " + f"{label}:".ljust(11), "dim"), value))
     shown_exchange = None

@@ -24,6 +24,7 @@ from auditor.report.common import (
     join_words,
     party_label,
     plural,
+    profile_note,
     reference_parts,
     relative_to_opt_in,
     severity_of,
@@ -155,6 +156,7 @@ class ReportView:
     reveal: bool = False
     opt_in: str = ""  # when the user opted in and how that was determined
     geo_data: str = ""  # which geolocation data named countries and networks
+    profile_note: str = ""  # no --device: what that means for the verdict (else "")
 
 
 def secrets_of(result: AuditResult) -> list[tuple[str, str]]:
@@ -212,6 +214,7 @@ def build_view(result: AuditResult, *, reveal: bool = False,
         reveal=reveal,
         opt_in=opt_in_label(result, masker),
         geo_data=result.geo_data,
+        profile_note=profile_note(result),
     )
 
 

@@ -168,6 +168,9 @@ def _add_gate_options(parser: argparse.ArgumentParser, *, fail_on: bool = True) 
                         help="an earlier JSON report: findings already in it do not fail the run")
     parser.add_argument("--ignore", metavar="FILE",
                         help="suppression file (default: .auditor-ignore.yaml when present)")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when a suppression or baseline entry is stale (names a "
+                             "rule no policy defines, or matched no finding)")
 
 
 # -- analyze ------------------------------------------------------------------------------
@@ -196,8 +199,22 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     for s in gate.expired:
         print(f"auditor: {s.origin}: suppression expired on {s.expires} ({s.reason}); "
               f"review it or renew it", file=sys.stderr)
+    stale = _stale(args, baseline, suppressions, [gate], [r.id for r in result.policies.rules])
+    for line in stale:
+        print(f"auditor: {line}", file=sys.stderr)
     failing = fail_on is not None and any(f.severity >= fail_on for f in gate.active)
-    return ExitCode.FINDINGS if failing or gate.expired else ExitCode.OK
+    strict = args.strict and stale
+    return ExitCode.FINDINGS if failing or gate.expired or strict else ExitCode.OK
+
+
+def _stale(args, baseline, suppressions, gates, rule_ids: list[str]) -> list[str]:
+    """Stale suppressions and baseline entries, one line each (see suppress.stale_entries)."""
+    from auditor.suppress import stale_entries
+
+    lines = stale_entries(suppressions, baseline, gates, rule_ids)
+    if lines and not args.strict:
+        lines[-1] += " (--strict fails the run on stale entries)"
+    return lines
 
 
 def _distinct_captures(paths: list[str]) -> list[str]:
@@ -326,7 +343,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         outcomes.append(run_case(case, baseline=baseline, suppressions=suppressions))
     # the case lines are the result, on stdout, unless a summary format takes stdout
     summary_to_stdout = args.format != "terminal" and not args.output
-    _print_check_lines(outcomes, console(args, stderr=summary_to_stdout), quiet=args.quiet)
+    out = console(args, stderr=summary_to_stdout)
+    _print_check_lines(outcomes, out, quiet=args.quiet)
+    ran = [o for o in outcomes if o.gate is not None]
+    rule_ids = sorted({r.id for o in ran for r in o.result.policies.rules})
+    stale = _stale(args, baseline, suppressions, [o.gate for o in ran], rule_ids) if ran else []
+    for line in stale:
+        out.print(line, markup=False, soft_wrap=True)
     if args.html:
         _write_case_reports(outcomes, Path(args.html), reveal=args.reveal)
         note(args, f"wrote one HTML report per case and index.html to {args.html}")
@@ -341,6 +364,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
     if any(o.error for o in outcomes):
         return ExitCode.BAD_INPUT
+    if args.strict and stale:
+        return ExitCode.FINDINGS
     return ExitCode.OK if all(o.passed for o in outcomes) else ExitCode.FINDINGS
 
 

@@ -62,6 +62,12 @@ def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
     return f"did you mean {close[0]!r}? " if close else ""
 
 
+def suggest(word: str, choices: list[str]) -> str:
+    """` (did you mean 'x'?)` for the closest choice, or ""."""
+    hint = _suggest(word, list(choices))
+    return f" ({hint.strip()})" if hint else ""
+
+
 class _FileReader:
     """Validates one composed policy file, collecting every error instead of stopping."""
 

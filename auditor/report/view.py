@@ -43,8 +43,11 @@ def headline(result: AuditResult, findings: list[Finding], masker: Masker) -> st
     start = result.start_time
     if not findings:
         hosts = len({e.host for e in result.exchanges})
-        return (f"No upload broke the policies: {plural(len(result.exchanges), 'upload')} to "
-                f"{plural(hosts, 'host')} checked.")
+        checked = f"{plural(len(result.exchanges), 'upload')} to {plural(hosts, 'host')} checked"
+        if result.suppressed:
+            return (f"No new finding: {plural(len(result.suppressed), 'finding')} baselined or "
+                    f"suppressed, none other; {checked}.")
+        return f"No upload broke the policies: {checked}."
     top = findings[0]
     observations = list(top.observations)
     types = [data_label(t) for t in top.data_types]

@@ -484,14 +484,15 @@ def cmd_rules_show(args: argparse.Namespace) -> int:
 
 
 def cmd_rules_validate(args: argparse.Namespace) -> int:
-    from auditor.judge import validate_files
+    from auditor.judge.validate import validate
 
-    errors = validate_files(args.files)
-    for error in errors:
+    checked = validate(args.files)
+    for error in checked.errors:
         print(error, file=sys.stderr)
-    if errors:
+    if checked.errors:
         return ExitCode.BAD_INPUT
-    print(f"{len(args.files)} file(s) valid")
+    if not args.quiet:
+        print(f"{checked.summary()}: valid")
     return ExitCode.OK
 
 

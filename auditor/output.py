@@ -9,6 +9,7 @@ The conventions of the tools users already know (ruff, semgrep, tshark, mitmprox
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TextIO
 
@@ -31,6 +32,8 @@ def console(args: argparse.Namespace, *, stderr: bool = False,
             file: TextIO | None = None) -> Console:
     """A rich console for stdout (or stderr) that follows --color and NO_COLOR."""
     color = getattr(args, "color", "auto")
+    if color == "auto" and os.environ.get("NO_COLOR"):
+        color = "never"  # no escape codes at all (rich alone would still write bold)
     if color == "always":
         return Console(stderr=stderr, file=file, force_terminal=True, no_color=False,
                        highlight=False)

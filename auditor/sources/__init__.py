@@ -166,3 +166,22 @@ def open_capture(
     from auditor.sources.flowfile import read_flowfile
 
     return info, read_flowfile(path, info, progress=progress)
+
+
+def frame_time(path: str, number: int) -> float:
+    """The capture time of packet `number` (from 1, as Wireshark counts) of a pcap or
+    pcapng file, for `--opt-in-at frame:N`. Raises InputError."""
+    if is_stream(path):
+        raise InputError(f"--opt-in-at frame:{number}: {path} is a pipe, read only once; "
+                         f"save the capture to a file, or give the time instead")
+    kind = sniff_kind(path)
+    if kind not in ("pcap", "pcapng"):
+        raise InputError(f"--opt-in-at frame:{number}: {path} is a {kind} file; frame numbers "
+                         f"exist in pcap and pcapng only; give the time instead")
+    from auditor.sources.pcap.framing import iter_frames
+
+    seen = 0
+    for seen, time, *_ in iter_frames(path, InputInfo(path=path, kind=kind)):
+        if seen == number:
+            return time
+    raise InputError(f"--opt-in-at frame:{number}: {path} has only {seen} packets")

@@ -15,7 +15,8 @@ from auditor.output import add_output_options, console, note
 EPILOG = """\
 exit codes:
   0  nothing at or above --fail-on (check: every case passed)
-  1  findings at or above --fail-on, a failed expectation, or an expired suppression
+  1  findings at or above --fail-on, a failed expectation, an expired suppression, or
+     (--strict) a stale suppression or baseline entry
   2  bad usage or bad input (the message names the file, the line or packet, what is wrong)
 """
 

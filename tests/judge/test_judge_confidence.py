@@ -94,3 +94,9 @@ def test_the_report_says_plainly_that_no_profile_was_given(capsys):
     _, report = _json(capsys, str(SAMPLE / "capture.pcap"), "--device",
                          str(SAMPLE / "device.yaml"))
     assert "no_profile" not in report["summary"]
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "html"])
+def test_markdown_and_html_say_it_too(capsys, fmt):
+    main(["analyze", str(SAMPLE / "capture.pcap"), "-q", "--format", fmt])
+    assert "no device profile (--device)" in capsys.readouterr().out

@@ -116,7 +116,8 @@ class CaseResult:
         for finding in self.unexpected:
             lines.append(f"unexpected finding {finding.id} [{finding.severity}] {finding.rule} "
                          f"to {finding.host}: {', '.join(finding.data_types)} "
-                         f"({finding.consent}) — {_evidence(finding)}")
+                         f"({finding.consent}) — {_evidence(finding)} — "
+                         f"fingerprint {finding.fingerprint}")
         for s in self.gate.expired if self.gate else []:
             lines.append(f"{s.origin}: suppression expired on {s.expires} "
                          f"({s.reason}); review it or renew it")
@@ -248,12 +249,24 @@ def _find_keylogs(folder: Path) -> list[str]:
     return sorted({str(p) for pattern in _KEYLOG_GLOBS for p in folder.glob(pattern)})
 
 
+def check_rules_exist(case: Case, rule_ids: list[str]) -> None:
+    """An expectation naming a rule no loaded policy defines is a mistake, not a pass
+    (`count: 0` of a misspelt rule is always true). Raises InputError at its line."""
+    from auditor.judge.loader import suggest
+
+    for exp in case.expectations:
+        if exp.rule and not any(fnmatch.fnmatchcase(r, exp.rule) for r in rule_ids):
+            raise InputError(f"{case.expect_file}:{exp.line}: no policy defines rule "
+                             f"'{exp.rule}'{suggest(exp.rule, rule_ids)}")
+
+
 def run_case(case: Case, *, baseline: set[str] | None = None,
              suppressions: list[Suppression] | None = None) -> CaseResult:
     """Analyse the case's captures and hold the findings to its expectations."""
     outcome = CaseResult(case=case)
     try:
         audit = build_audit(device=case.device, policies=case.policies, opt_in_at=case.opt_in_at)
+        check_rules_exist(case, [r.id for r in audit.policies.rules])
         outcome.result = analyze_files(case.captures, audit, keylogs=case.keylogs)
     except InputError as e:
         outcome.error = str(e)

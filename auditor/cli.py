@@ -10,12 +10,24 @@ from pathlib import Path
 from auditor import __version__
 from auditor.model import InputError, Severity
 from auditor.options import add_audit_options
+from auditor.output import add_output_options, console, note
 
 EPILOG = """\
 exit codes:
   0  nothing at or above --fail-on (check: every case passed)
-  1  findings at or above --fail-on, a failed expectation, or an expired suppression
+  1  findings at or above --fail-on, a failed expectation, an expired suppression, or
+     (--strict) a stale suppression or baseline entry
   2  bad usage or bad input (the message names the file, the line or packet, what is wrong)
+"""
+
+
+CHECK_EPILOG = """\
+exit codes:
+  0  every case passed
+  1  a failed expectation, an unexpected finding, an expired suppression, or (--strict)
+     a stale suppression or baseline entry
+  2  bad usage or bad input: an unreadable case, an expect.yaml naming a rule no policy
+     defines (the message names the file, the line, what is wrong)
 """
 
 
@@ -28,7 +40,7 @@ class ExitCode(IntEnum):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(with_proxy_options=bool(argv) and argv[0] == "proxy")
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return ExitCode.BAD_INPUT
@@ -43,6 +55,16 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away (`| head`): nothing more to say
         return ExitCode.OK
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse; a mistyped option is reported with the usage of the subcommand it was given
+    to (argparse alone would print the top level's)."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        own = getattr(args, "parser", None) or parser
+        own.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def build_parser(*, with_proxy_options: bool = True) -> argparse.ArgumentParser:
@@ -69,8 +91,9 @@ def build_parser(*, with_proxy_options: bool = True) -> argparse.ArgumentParser:
     analyze.add_argument("--output", "-o", metavar="FILE",
                          help="write the report here instead of standard output")
     _add_gate_options(analyze)
-    analyze.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    analyze.set_defaults(func=cmd_analyze)
+    add_output_options(analyze, quiet_help="only the report and errors: no progress bar, "
+                                           "no note of what was written")
+    analyze.set_defaults(func=cmd_analyze, parser=analyze)
 
     live = commands.add_parser(
         "proxy", help="audit a phone live: run mitmproxy with the auditor addon",
@@ -84,13 +107,13 @@ def build_parser(*, with_proxy_options: bool = True) -> argparse.ArgumentParser:
         from auditor import proxy
 
         proxy.add_arguments(live)
-        live.set_defaults(func=proxy.run)
+        live.set_defaults(func=proxy.run, parser=live)
 
     check = commands.add_parser(
         "check", help="CI: hold every case folder to its expect.yaml",
         description="Run every case folder (capture, device.yaml, expect.yaml) under DIR and "
                     "fail on a failed expectation or an unexpected finding.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=CHECK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("dir", nargs="?", default="captures",
                        help="folder of case folders, or one case (default: captures/)")
     check.add_argument("--format", default="terminal",
@@ -102,22 +125,34 @@ def build_parser(*, with_proxy_options: bool = True) -> argparse.ArgumentParser:
     _add_gate_options(check, fail_on=False)
     check.add_argument("--reveal", action="store_true",
                        help="show identifiers unmasked in reports")
-    check.set_defaults(func=cmd_check)
+    add_output_options(check, quiet_help="print only the cases that fail, and errors")
+    check.set_defaults(func=cmd_check, parser=check)
 
     rules = commands.add_parser("rules", help="list, show or validate policies",
                                 description="List, show or validate policy files.")
+    rules.set_defaults(parser=rules)
     rules_commands = rules.add_subparsers(title="rules commands", metavar="ACTION")
-    rules_list = rules_commands.add_parser("list", help="the rules of the policies in force")
-    rules_list.add_argument("--policy", action="append", metavar="FILE|DIR")
-    rules_list.set_defaults(func=cmd_rules_list)
-    rules_show = rules_commands.add_parser("show", help="one rule in full")
-    rules_show.add_argument("rule_id", metavar="ID")
-    rules_show.add_argument("--policy", action="append", metavar="FILE|DIR")
-    rules_show.set_defaults(func=cmd_rules_show)
-    rules_validate = rules_commands.add_parser("validate",
-                                               help="check policy files; file:line errors")
-    rules_validate.add_argument("files", nargs="+", metavar="FILE")
-    rules_validate.set_defaults(func=cmd_rules_validate)
+    policy_help = "policy file or folder; repeatable (default: the bundled rules/)"
+    rules_list = rules_commands.add_parser(
+        "list", help="the rules of the policies in force",
+        description="One line per rule: id, severity, where it is defined, title. Ids are "
+                    "never cut, on a narrow terminal or in a pipe.")
+    rules_list.add_argument("--policy", action="append", metavar="FILE|DIR", help=policy_help)
+    add_output_options(rules_list, quiet_help="only the rule ids, one a line")
+    rules_list.set_defaults(func=cmd_rules_list, parser=rules_list)
+    rules_show = rules_commands.add_parser("show", help="one rule in full",
+                                           description="Everything one rule says.")
+    rules_show.add_argument("rule_id", metavar="ID", help="the rule's id (see `rules list`)")
+    rules_show.add_argument("--policy", action="append", metavar="FILE|DIR", help=policy_help)
+    rules_show.set_defaults(func=cmd_rules_show, parser=rules_show)
+    rules_validate = rules_commands.add_parser(
+        "validate", help="check policy files; file:line errors",
+        description="Check policy files, organisation maps and key-hints files (each told "
+                    "from its content); every mistake as file:line: what is wrong.")
+    rules_validate.add_argument("files", nargs="+", metavar="FILE|DIR",
+                                help="files, or folders of them (such as rules/)")
+    add_output_options(rules_validate, quiet_help="only the errors")
+    rules_validate.set_defaults(func=cmd_rules_validate, parser=rules_validate)
     return parser
 
 
@@ -134,6 +169,9 @@ def _add_gate_options(parser: argparse.ArgumentParser, *, fail_on: bool = True) 
                         help="an earlier JSON report: findings already in it do not fail the run")
     parser.add_argument("--ignore", metavar="FILE",
                         help="suppression file (default: .auditor-ignore.yaml when present)")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when a suppression or baseline entry is stale (names a "
+                             "rule no policy defines, or matched no finding)")
 
 
 # -- analyze ------------------------------------------------------------------------------
@@ -143,22 +181,74 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from auditor.engine import analyze_files, build_audit
     from auditor.suppress import apply_gates
 
+    captures = _distinct_captures(args.captures)
     audit = build_audit(device=args.device, policies=args.policy, opt_in_at=args.opt_in_at,
                         geoip=args.geoip, pattern_mode=not args.no_patterns)
     baseline, suppressions = _load_gates(args, Path.cwd())
     with _progress(enabled=not args.quiet) as progress:
-        result = analyze_files(args.captures, audit, keylogs=args.keylog, progress=progress)
+        result = analyze_files(captures, audit, keylogs=args.keylog, progress=progress)
     gate = apply_gates(result.findings, baseline=baseline, suppressions=suppressions)
     result.findings = gate.active
     result.suppressed = [f for f, _ in gate.suppressed]
     fail_on = None if args.fail_on == "none" else Severity.parse(args.fail_on)
     _write_report(result, args.format, args.output, reveal=args.reveal,
-                  fail_on=fail_on or Severity.HIGH)  # none: report as by default, exit 0
+                  fail_on=fail_on or Severity.HIGH,  # none: report as by default, exit 0
+                  out=console(args))
+    if args.output:
+        note(args, f"wrote the {args.format} report to {args.output}: "
+                   f"{_verdict_summary(result.findings, fail_on)}")
     for s in gate.expired:
         print(f"auditor: {s.origin}: suppression expired on {s.expires} ({s.reason}); "
               f"review it or renew it", file=sys.stderr)
+    stale = _stale(args, baseline, suppressions, [gate], [r.id for r in result.policies.rules])
+    for line in stale:
+        print(f"auditor: {line}", file=sys.stderr)
     failing = fail_on is not None and any(f.severity >= fail_on for f in gate.active)
-    return ExitCode.FINDINGS if failing or gate.expired else ExitCode.OK
+    strict = args.strict and stale
+    return ExitCode.FINDINGS if failing or gate.expired or strict else ExitCode.OK
+
+
+def _stale(args, baseline, suppressions, gates, rule_ids: list[str]) -> list[str]:
+    """Stale suppressions and baseline entries, one line each (see suppress.stale_entries)."""
+    from auditor.suppress import stale_entries
+
+    lines = stale_entries(suppressions, baseline, gates, rule_ids)
+    if lines and not args.strict:
+        lines[-1] += " (--strict fails the run on stale entries)"
+    return lines
+
+
+def _distinct_captures(paths: list[str]) -> list[str]:
+    """The captures in the order given, each file once (a warning names the repeats)."""
+    import os
+
+    from auditor.output import warn
+
+    seen: dict[object, str] = {}
+    kept = []
+    for path in paths:
+        try:
+            stat = os.stat(0 if path == "-" else path)
+            key: object = (stat.st_dev, stat.st_ino)
+        except OSError:
+            key = path  # the reader reports a missing file properly
+        if key in seen:
+            same = "" if seen[key] == path else f" (the same file as {seen[key]})"
+            warn(f"{path} given twice{same}; it is analysed once")
+            continue
+        seen[key] = path
+        kept.append(path)
+    return kept
+
+
+def _verdict_summary(findings, fail_on: Severity | None) -> str:
+    """`FAIL (fails on high and above): 1 critical, 3 high` — as the report's headline."""
+    from auditor.report.common import counts_by_severity, verdict
+
+    counts = ", ".join(f"{n} {name}" for name, n in counts_by_severity(findings).items() if n)
+    gate = (f"{verdict(findings, fail_on)} (fails on {fail_on} and above)" if fail_on
+            else "PASS (--fail-on none)")
+    return f"{gate}, {counts or 'no findings'}"
 
 
 def _load_gates(args: argparse.Namespace, folder: Path):
@@ -170,13 +260,13 @@ def _load_gates(args: argparse.Namespace, folder: Path):
 
 
 def _write_report(result, fmt: str, output: str | None, *, reveal: bool,
-                  fail_on: Severity) -> None:
+                  fail_on: Severity, out=None) -> None:
     from auditor import report
 
     if fmt == "terminal" and not output:
         from rich.console import Console
 
-        report.print_terminal(result, Console(), reveal=reveal, fail_on=fail_on)
+        report.print_terminal(result, out or Console(), reveal=reveal, fail_on=fail_on)
         return
     if not output:
         report.write(result, fmt, sys.stdout, reveal=reveal, fail_on=fail_on)
@@ -252,33 +342,47 @@ def cmd_check(args: argparse.Namespace) -> int:
             outcomes.append(CaseResult(case=case, error=str(e)))
             continue
         outcomes.append(run_case(case, baseline=baseline, suppressions=suppressions))
-    _print_check_lines(outcomes)
+    # the case lines are the result, on stdout, unless a summary format takes stdout
+    summary_to_stdout = args.format != "terminal" and not args.output
+    out = console(args, stderr=summary_to_stdout)
+    _print_check_lines(outcomes, out, quiet=args.quiet)
+    ran = [o for o in outcomes if o.gate is not None]
+    rule_ids = sorted({r.id for o in ran for r in o.result.policies.rules})
+    stale = _stale(args, baseline, suppressions, [o.gate for o in ran], rule_ids) if ran else []
+    for line in stale:
+        out.print(line, markup=False, soft_wrap=True)
     if args.html:
         _write_case_reports(outcomes, Path(args.html), reveal=args.reveal)
+        note(args, f"wrote one HTML report per case and index.html to {args.html}")
     if args.format != "terminal" or args.output:
         text = _check_summary(outcomes, args.format, reveal=args.reveal)
         if args.output:
             _write_text(args.output, text)
+            passed = sum(o.passed for o in outcomes)
+            note(args, f"wrote the {args.format} summary to {args.output}: {passed} passed, "
+                       f"{len(outcomes) - passed} failed")
         else:
             sys.stdout.write(text)
     if any(o.error for o in outcomes):
         return ExitCode.BAD_INPUT
+    if args.strict and stale:
+        return ExitCode.FINDINGS
     return ExitCode.OK if all(o.passed for o in outcomes) else ExitCode.FINDINGS
 
 
-def _print_check_lines(outcomes) -> None:
-    from rich.console import Console
-
-    console = Console(stderr=True, highlight=False)
+def _print_check_lines(outcomes, out, *, quiet: bool = False) -> None:
     for o in outcomes:
+        if quiet and o.passed:
+            continue
         findings = len(o.result.findings) if o.result else 0
         verdict = "[green]PASS[/]" if o.passed else "[red]FAIL[/]"
-        console.print(f"{verdict} {o.case.folder}  ({findings} findings, "
-                      f"{len(o.case.expectations)} expectations)", soft_wrap=True)
+        out.print(f"{verdict} {o.case.folder}  ({findings} findings, "
+                  f"{len(o.case.expectations)} expectations)", soft_wrap=True)
         for line in o.problems():
-            console.print(f"     {line}", markup=False, soft_wrap=True)
+            out.print(f"     {line}", markup=False, soft_wrap=True)
     passed = sum(o.passed for o in outcomes)
-    console.print(f"{passed} passed, {len(outcomes) - passed} failed")
+    if not quiet or passed < len(outcomes):
+        out.print(f"{passed} passed, {len(outcomes) - passed} failed")
 
 
 def _check_summary(outcomes, fmt: str, *, reveal: bool) -> str:
@@ -334,16 +438,29 @@ def _write_case_reports(outcomes, folder: Path, *, reveal: bool) -> None:
 
 
 def cmd_rules_list(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from auditor.judge import load_policies
 
     policies = load_policies(args.policy)
+    if args.quiet:
+        for rule in policies.rules:
+            print(rule.id)
+        return ExitCode.OK
+    out = console(args)
+    if not out.is_terminal:  # a pipe or a file: one whole line per rule, as grep expects
+        width = max((len(r.id) for r in policies.rules), default=2)
+        for rule in policies.rules:
+            print(f"{rule.id:<{width}}  {rule.severity!s:<8}  "
+                  f"{rule.policy_file}:{rule.line}  {rule.title}")
+        return ExitCode.OK
     table = Table("id", "severity", "title", "file")
+    table.columns[0].no_wrap = True  # ids are copied into expect.yaml: never cut
+    table.columns[0].min_width = max((len(r.id) for r in policies.rules), default=2)
+    table.columns[3].overflow = "fold"
     for rule in policies.rules:
         table.add_row(rule.id, str(rule.severity), rule.title, f"{rule.policy_file}:{rule.line}")
-    Console().print(table)
+    out.print(table)
     return ExitCode.OK
 
 
@@ -368,14 +485,15 @@ def cmd_rules_show(args: argparse.Namespace) -> int:
 
 
 def cmd_rules_validate(args: argparse.Namespace) -> int:
-    from auditor.judge import validate_files
+    from auditor.judge.validate import validate
 
-    errors = validate_files(args.files)
-    for error in errors:
+    checked = validate(args.files)
+    for error in checked.errors:
         print(error, file=sys.stderr)
-    if errors:
+    if checked.errors:
         return ExitCode.BAD_INPUT
-    print(f"{len(args.files)} file(s) valid")
+    if not args.quiet:
+        print(f"{checked.summary()}: valid")
     return ExitCode.OK
 
 

@@ -14,7 +14,6 @@ import hashlib
 import time as _time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC
 from pathlib import Path
 
 from auditor import __version__
@@ -48,6 +47,7 @@ class AuditResult:
     geo_data: str = ""  # which geolocation data was used, with its date
     suppressed: list[Finding] = field(default_factory=list)  # baselined or ignored findings
     generated_at: float = field(default_factory=_time.time)
+    pattern_mode: bool = True  # False with --no-patterns: only profile values were searched
 
     @property
     def start_time(self) -> float | None:
@@ -73,6 +73,7 @@ class Audit:
         self.profile = profile
         self.policies = policies
         self.detector = Detector(profile, pattern_mode=pattern_mode)
+        self.pattern_mode = pattern_mode
         self.resolver = resolver or DestinationResolver(vendor=profile.vendor if profile else "")
         self.inputs: list[InputInfo] = []
         self.exchanges: list[Exchange] = []
@@ -80,6 +81,8 @@ class Audit:
         self.destinations: dict[int, Destination] = {}
         self.opt_in_at = opt_in_at
         self.opt_in_source = "--opt-in-at" if opt_in_at is not None else "none"
+        self.opt_in_offset: float | None = None  # --opt-in-at +SECONDS: from the first upload
+        self.opt_in_frame: int | None = None  # --opt-in-at frame:N: of the first capture
 
     # -- feeding --------------------------------------------------------------------------
 
@@ -126,6 +129,8 @@ class Audit:
     # -- finishing ------------------------------------------------------------------------
 
     def finish(self) -> AuditResult:
+        if self.opt_in_offset is not None and self.exchanges:
+            self.opt_in_at = min(e.time for e in self.exchanges) + self.opt_in_offset
         hits: list[Hit] = []
         for exchange in self.exchanges:
             hits.extend(self.hits_for(exchange))
@@ -140,6 +145,7 @@ class Audit:
             policies=self.policies,
             destinations=self.destinations,
             geo_data=self.resolver.data_description,
+            pattern_mode=self.pattern_mode,
         )
 
 
@@ -174,6 +180,11 @@ def analyze_files(
     from auditor.sources import open_capture
 
     keylogs = list(keylogs)
+    paths = list(paths)
+    if audit.opt_in_frame is not None and paths:
+        from auditor.sources import frame_time
+
+        audit.opt_in_at = frame_time(paths[0], audit.opt_in_frame)
     for path in paths:
         info, exchanges = open_capture(path, keylogs=keylogs, progress=progress)
         audit.add_input(info)
@@ -184,23 +195,53 @@ def analyze_files(
     return audit.finish()
 
 
+_TIME_FORMS = ("ISO 8601 with a zone (2014-08-01T10:00:03Z, 2014-08-01T18:00:03+08:00), "
+               "epoch seconds (1406887203), +SECONDS from the capture start (+41.5) or "
+               "frame:N (the time of packet N of the first capture)")
+
+
 def parse_time(text: str, *, what: str = "--opt-in-at") -> float:
-    """An ISO 8601 time (naive means UTC) or epoch seconds, as epoch seconds."""
+    """An ISO 8601 time with a zone, or epoch seconds, as epoch seconds. A time without a
+    zone is refused: whose clock it was read from cannot be guessed."""
     from datetime import datetime
 
     text = str(text).strip()
-    try:
-        return float(text)
-    except ValueError:
-        pass
+    if not text.startswith("+"):
+        try:
+            return float(text)
+        except ValueError:
+            pass
     try:
         moment = datetime.fromisoformat(text)  # Python 3.11 reads a trailing Z
     except ValueError:
-        raise InputError(f"{what}: {text!r} is not a time; give ISO 8601 "
-                         f"(2014-08-01T10:00:03Z) or epoch seconds (1406887203)") from None
+        raise InputError(f"{what}: {text!r} is not a time; give {_TIME_FORMS}") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        raise InputError(f"{what}: {text!r} has no time zone, so whose clock it is cannot be "
+                         f"known; write it as {moment.isoformat()}Z for UTC or with the "
+                         f"offset of its clock ({moment.isoformat()}+08:00), or give epoch "
+                         f"seconds, +SECONDS from the capture start or frame:N")
     return moment.timestamp()
+
+
+def parse_opt_in(text: str) -> tuple[float | None, float | None, int | None]:
+    """--opt-in-at as (epoch seconds, seconds after the capture start, frame number): one
+    of the three is set. `+41.5` counts from the first upload, as the report's `+41.5 s`
+    labels do; `frame:N` is packet N of the first capture (Wireshark's numbering)."""
+    text = str(text).strip()
+    if text.startswith("+"):
+        try:
+            offset = float(text[1:])
+        except ValueError:
+            raise InputError(f"--opt-in-at: {text!r} is not +SECONDS; give "
+                             f"{_TIME_FORMS}") from None
+        return None, offset, None
+    if text.lower().startswith("frame:"):
+        number = text[6:].strip()
+        if not number.isdigit() or int(number) < 1:
+            raise InputError(f"--opt-in-at: {text!r}: frame:N takes a packet number from 1, "
+                             f"as Wireshark shows it (frame:1234)")
+        return None, None, int(number)
+    return parse_time(text), None, None
 
 
 def build_audit(
@@ -217,7 +258,12 @@ def build_audit(
 
     profile = load_profile(device) if device else None
     policy_set = load_policies(list(policies) if policies else None)
-    when = parse_time(str(opt_in_at)) if opt_in_at not in (None, "") else None
+    when, offset, frame = (parse_opt_in(str(opt_in_at)) if opt_in_at not in (None, "")
+                           else (None, None, None))
     resolver = DestinationResolver(vendor=profile.vendor if profile else "", geoip_path=geoip)
-    return Audit(profile, policy_set, opt_in_at=when, resolver=resolver,
-                 pattern_mode=pattern_mode)
+    audit = Audit(profile, policy_set, opt_in_at=when, resolver=resolver,
+                  pattern_mode=pattern_mode)
+    if offset is not None or frame is not None:
+        audit.opt_in_source = "--opt-in-at"  # explicit: a policy's consent matcher yields
+        audit.opt_in_offset, audit.opt_in_frame = offset, frame
+    return audit

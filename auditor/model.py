@@ -163,6 +163,7 @@ class Finding:
     references: tuple[str, ...] = ()
     policy_file: str = ""  # the policy file the rule came from
     fingerprint: str = ""  # stable across runs: rule, host, data types, where, key
+    severity_note: str = ""  # why severity differs from the rule's (pattern confidence), or ""
 
 
 @dataclass(slots=True)

@@ -13,8 +13,10 @@ def add_audit_options(parser: argparse.ArgumentParser, *, patterns: bool = True)
     parser.add_argument("--policy", action="append", metavar="FILE|DIR",
                         help="policy file or folder; repeatable (default: the bundled rules/)")
     parser.add_argument("--opt-in-at", metavar="TIME",
-                        help="when the user opted in (ISO 8601 or epoch seconds); default: the "
-                             "first request matching a policy's consent.opt_in, else never")
+                        help="when the user opted in: ISO 8601 with a zone "
+                             "(2014-08-01T10:00:03Z), epoch seconds, or in a capture +SECONDS "
+                             "from its start or frame:N (packet N); default: the first request "
+                             "matching a policy's consent.opt_in, else never")
     parser.add_argument("--reveal", action="store_true",
                         help="show identifiers unmasked (the report is then personal data)")
     parser.add_argument("--geoip", metavar="FILE.mmdb",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -54,7 +54,15 @@ class Suppression:
         return self.expires is not None and self.expires < today
 
 
-def load_baseline(path: str) -> set[str]:
+class Baseline(set):
+    """Fingerprints of the findings of an earlier JSON report (a set of str), with where it
+    came from and what each fingerprint was (`rule @ host`), for the stale-entry list."""
+
+    path: str = ""
+    described: dict[str, str]
+
+
+def load_baseline(path: str) -> Baseline:
     """Fingerprints of the findings in an earlier JSON report."""
     try:
         report = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -67,7 +75,12 @@ def load_baseline(path: str) -> set[str]:
     findings = report.get("findings") if isinstance(report, dict) else None
     if not isinstance(findings, list):
         raise InputError(f"{path}: not an auditor JSON report (no \"findings\" list)")
-    return {f["fingerprint"] for f in findings if isinstance(f, dict) and f.get("fingerprint")}
+    entries = [f for f in findings if isinstance(f, dict) and f.get("fingerprint")]
+    baseline = Baseline(f["fingerprint"] for f in entries)
+    baseline.path = path
+    baseline.described = {f["fingerprint"]: f"{f.get('rule', '?')} @ {f.get('host', '?')}"
+                          for f in entries}
+    return baseline
 
 
 def load_suppressions(path: str) -> list[Suppression]:
@@ -137,6 +150,8 @@ class GateResult:
     active: list[Finding]
     suppressed: list[tuple[Finding, str]]  # with why: "baseline" or the suppression's reason
     expired: list[Suppression]  # suppressions past their date: they fail the run
+    used_suppressions: set[Suppression] = field(default_factory=set)  # matched a finding
+    used_baseline: set[str] = field(default_factory=set)  # fingerprints that matched
 
 
 def apply_gates(findings: list[Finding], *, baseline: set[str] | None = None,
@@ -147,12 +162,16 @@ def apply_gates(findings: list[Finding], *, baseline: set[str] | None = None,
     expired = [s for s in suppressions or [] if s.expired(today)]
     result = GateResult(active=[], suppressed=[], expired=expired)
     for finding in findings:
+        matching = [s for s in live if s.matches(finding)]
+        result.used_suppressions.update(matching)  # used, even where the baseline came first
         if baseline and finding.fingerprint in baseline:
             result.suppressed.append((finding, "baseline"))
+            result.used_baseline.add(finding.fingerprint)
             continue
-        match = next((s for s in live if s.matches(finding)), None)
+        match = matching[0] if matching else None
         if match:
             result.suppressed.append((finding, f"suppressed: {match.reason} ({match.origin})"))
+            result.used_suppressions.add(match)
         else:
             result.active.append(finding)
     return result
@@ -165,3 +184,35 @@ def default_ignore_file(start: Path) -> str | None:
         if candidate.is_file():
             return str(candidate)
     return None
+
+
+def stale_entries(suppressions: list[Suppression], baseline: set[str] | None,
+                  gates: list[GateResult], rule_ids: list[str]) -> list[str]:
+    """Suppressions and baseline entries that took nothing out of the verdict, one line
+    each: a rule no policy defines, or nothing matched in any of `gates`. Expired
+    suppressions are reported as expired instead."""
+    from auditor.judge.loader import suggest
+
+    used = set().union(*(g.used_suppressions for g in gates))
+    used_baseline = set().union(*(g.used_baseline for g in gates))
+    expired = set().union(*(g.expired for g in gates))
+    lines = []
+    for s in suppressions:
+        if s in used or s in expired:
+            continue
+        if s.rule and not any(fnmatch.fnmatchcase(r, s.rule) for r in rule_ids):
+            lines.append(f"{s.origin}: stale suppression: no policy defines rule '{s.rule}'"
+                         f"{suggest(s.rule, rule_ids)}")
+        else:
+            what = f"fingerprint {s.fingerprint}" if s.fingerprint else \
+                f"rule {s.rule}" + (f" host {s.host}" if s.host else "")
+            lines.append(f"{s.origin}: stale suppression: {what} matched no finding; "
+                         f"remove it")
+    if baseline:
+        described = getattr(baseline, "described", {})
+        source = getattr(baseline, "path", "") or "baseline"
+        for fp in sorted(set(baseline) - used_baseline):
+            what = f" ({described[fp]})" if fp in described else ""
+            lines.append(f"{source}: stale baseline entry: fingerprint {fp}{what} matched no "
+                         f"finding")
+    return lines

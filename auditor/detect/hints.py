@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import yaml
 
+from auditor import BUNDLED_RULES
 from auditor.model import InputError
 
-#: The bundled hint list: inside the installed package, else at the repository root.
-_CANDIDATE_PATHS = (Path(__file__).resolve().parents[1] / "rules" / "key-hints.yaml",
-                    Path(__file__).resolve().parents[2] / "rules" / "key-hints.yaml")
+#: The bundled hint list (installed package data, or rules/ of the clone).
+BUNDLED_HINTS = BUNDLED_RULES / "key-hints.yaml"
 
 HINTED_KINDS = ("imei", "meid", "imsi", "iccid", "phone_number", "mac_address", "android_id",
                 "advertising_id", "latitude", "longitude")
@@ -117,7 +116,7 @@ def _strings(path: str, where: str, value: object) -> list[str]:
 def load_key_hints(path: str | None = None) -> KeyHints:
     """Read a key-hints file (the bundled one without `path`). Raises InputError."""
     if path is None:
-        path = str(next((p for p in _CANDIDATE_PATHS if p.exists()), _CANDIDATE_PATHS[-1]))
+        path = str(BUNDLED_HINTS)
     try:
         with open(path, encoding="utf-8") as f:
             data = yaml.safe_load(f)

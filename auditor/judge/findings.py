@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 
+from auditor.judge.confidence import pattern_severity
 from auditor.judge.evaluate import Hit
 from auditor.judge.hosts import strip_port
 from auditor.model import Exchange, Finding
@@ -46,8 +47,9 @@ def build_findings(hits: list[Hit], exchanges: list[Exchange]) -> list[Finding]:
         rule = group[0].rule
         observations = tuple(o for h in group for o in h.observations)
         data_types = tuple(sorted({o.data_type for o in observations}))
+        severity, severity_note = pattern_severity(rule.severity, rule.match, observations)
         drafts.append(Finding(
-            id="", rule=rule_id, severity=rule.severity, title=rule.title, host=host,
+            id="", rule=rule_id, severity=severity, title=rule.title, host=host,
             data_types=data_types,
             exchanges=tuple(dict.fromkeys(h.exchange.id for h in group)),
             observations=observations, first_seen=group[0].exchange.time, consent=consent,
@@ -55,6 +57,7 @@ def build_findings(hits: list[Hit], exchanges: list[Exchange]) -> list[Finding]:
             policy_file=rule.policy_file,
             fingerprint=fingerprint(rule_id, host, data_types,
                                     ((o.where, o.key) for o in observations)),
+            severity_note=severity_note,
         ))
     drafts.sort(key=lambda f: (-f.severity, f.first_seen, f.rule, f.host, f.consent))
     return [replace(f, id=f"F{n}") for n, f in enumerate(drafts, 1)]

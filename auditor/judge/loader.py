@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from auditor import BUNDLED_RULES, PROJECT_ROOT
+from auditor import BUNDLED_RULES
 from auditor.judge.countries import COUNTRY_GROUPS, ISO_COUNTRIES, expand_countries
 from auditor.judge.hosts import host_glob_problem, path_glob_problem
 from auditor.judge.rules import (
@@ -60,6 +60,12 @@ def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
     swapped = [c for c in choices if sorted(c) == sorted(word)]
     close = swapped or difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}? " if close else ""
+
+
+def suggest(word: str, choices: list[str]) -> str:
+    """` (did you mean 'x'?)` for the closest choice, or ""."""
+    hint = _suggest(word, list(choices))
+    return f" ({hint.strip()})" if hint else ""
 
 
 class _FileReader:
@@ -249,7 +255,7 @@ class _FileReader:
 def _shown(path: Path) -> str:
     """A path as users should read it: bundled files relative to the project."""
     try:
-        return str(path.resolve().relative_to(PROJECT_ROOT))
+        return str(path.resolve().relative_to(BUNDLED_RULES.parent))
     except ValueError:
         return str(path)
 

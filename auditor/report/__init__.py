@@ -98,8 +98,10 @@ def format_for_path(path: str) -> str:
         if name.endswith(extension):
             return fmt
     known = ", ".join(extension for extension, _ in _EXTENSIONS)
-    raise ValueError(f"{path}: cannot tell the report format from the file name; use one of "
-                     f"{known}, or give --format")
+    pdf = (" (for a PDF, write .html and print it to PDF from a browser)"
+           if name.endswith(".pdf") else "")
+    raise ValueError(f"{path}: cannot tell the report format from the file name; end it "
+                     f"with one of {known}{pdf}")
 
 
 def live_line(hit: Any, destination: Any, *, reveal: bool = False) -> Text:

@@ -213,3 +213,17 @@ def input_path_of(exchange: Exchange, inputs: list[Any]) -> str:
     if len(inputs) == 1:
         return inputs[0].path
     return source.split("#", 1)[0]
+
+
+def profile_note(result: Any) -> str:
+    """What an audit without a device profile means for its verdict; "" with one."""
+    if getattr(result, "profile", None) is not None:
+        return ""
+    if not getattr(result, "pattern_mode", True):
+        return ("no device profile (--device) and no pattern matches (--no-patterns): no "
+                "personal data was searched for; only unreadable uploads could be judged")
+    return ("no device profile (--device): only values that look like identifiers were "
+            "found (pattern mode), none confirmed as this phone's; each finding's severity "
+            "follows its confidence, and what only a profile reveals (hashed values, a single "
+            "contact name or message text) was not searched, so a PASS is no proof of a "
+            "clean phone")

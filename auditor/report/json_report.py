@@ -30,6 +30,7 @@ from auditor.report.common import (
     destination_record,
     fingerprint,
     iso_time,
+    profile_note,
     severity_of,
     sorted_findings,
     verdict,
@@ -167,6 +168,8 @@ def _finding(finding: Finding, result: AuditResult, masker: Masker) -> dict[str,
         "consent": finding.consent,  # before-opt-in | after-opt-in
         "fingerprint": fingerprint(finding),  # stable across runs: for baselines and SARIF
         "destination": destination_record(result.destinations.get(first) if first else None),
+        # why the severity is not the rule's (a pattern match's confidence); absent if it is
+        **({"severity_note": finding.severity_note} if finding.severity_note else {}),
     }
 
 
@@ -184,4 +187,6 @@ def _summary(result: AuditResult, findings: list[Finding], fail_on: Severity,
         "hosts": len({e.host for e in result.exchanges}),  # distinct hosts contacted
         "suppressed": len(result.suppressed),  # baselined or ignored findings
         "capture_start": iso_time(result.start_time),  # first exchange
+        # without --device: what that means for the verdict (absent with a profile)
+        **({"no_profile": note} if (note := profile_note(result)) else {}),
     }

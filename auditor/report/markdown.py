@@ -44,6 +44,8 @@ def render_markdown(view: ReportView) -> str:
     out.append(f"Opt-in: {md(view.opt_in)}"
                + (f" · geolocation: {md(view.geo_data)}" if view.geo_data else ""))
     out.append("")
+    if view.profile_note:
+        out += [f"**Note:** {md(view.profile_note)}", ""]
     if view.reveal:
         out += ["**⚠ This report contains personal data unmasked.**", ""]
     if view.findings:

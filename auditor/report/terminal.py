@@ -59,7 +59,10 @@ def _verdict_panel(view: ReportView) -> Panel:
         head.append("no findings")
     context = Text(f"opt-in: {view.opt_in}" + (f" · geolocation: {view.geo_data}"
                                                 if view.geo_data else ""), style="dim")
-    return Panel(Group(head, Text(view.headline), context), title="handset-auditor",
+    parts = [head, Text(view.headline), context]
+    if view.profile_note:
+        parts.insert(2, Text(view.profile_note, style="yellow"))
+    return Panel(Group(*parts), title="handset-auditor",
                  title_align="left", border_style="red" if failed else "green")
 
 
@@ -73,6 +76,10 @@ def _findings_table(view: ReportView, width: int) -> Table:
         columns += [("country", 0), ("data", 3), ("#", 0), ("opt-in", 0)]
     for name, ratio in columns:
         table.add_column(name, ratio=ratio or None, overflow="fold", no_wrap=not ratio)
+    # rule ids are copied into expect.yaml and suppressions: never cut or folded
+    rule_column = table.columns[2]
+    rule_column.ratio, rule_column.no_wrap = None, True
+    rule_column.min_width = max((len(f.rule) for f in view.findings), default=4)
     for f in view.findings:
         cells = [Text(f.id), Text(f.severity, style=SEVERITY_STYLES[f.severity]), Text(f.rule),
                  Text(f.host)]
@@ -98,6 +105,8 @@ def _print_finding(f: FindingView, console: Console) -> None:
         ("data", ", ".join(f.data_types)),
         ("exchanges", f"{f.exchanges} ({f.consent})"),
     ]
+    if f.finding.severity_note:
+        lines.append(("severity", f.finding.severity_note))
     for label, value in lines:
         console.print(Text.assemble(("  " + f"{label}:".ljust(11), "dim"), value))
     shown_exchange = None

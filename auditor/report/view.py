@@ -24,6 +24,7 @@ from auditor.report.common import (
     join_words,
     party_label,
     plural,
+    profile_note,
     reference_parts,
     relative_to_opt_in,
     severity_of,
@@ -42,8 +43,11 @@ def headline(result: AuditResult, findings: list[Finding], masker: Masker) -> st
     start = result.start_time
     if not findings:
         hosts = len({e.host for e in result.exchanges})
-        return (f"No upload broke the policies: {plural(len(result.exchanges), 'upload')} to "
-                f"{plural(hosts, 'host')} checked.")
+        checked = f"{plural(len(result.exchanges), 'upload')} to {plural(hosts, 'host')} checked"
+        if result.suppressed:
+            return (f"No new finding: {plural(len(result.suppressed), 'finding')} baselined or "
+                    f"suppressed, none other; {checked}.")
+        return f"No upload broke the policies: {checked}."
     top = findings[0]
     observations = list(top.observations)
     types = [data_label(t) for t in top.data_types]
@@ -155,6 +159,7 @@ class ReportView:
     reveal: bool = False
     opt_in: str = ""  # when the user opted in and how that was determined
     geo_data: str = ""  # which geolocation data named countries and networks
+    profile_note: str = ""  # no --device: what that means for the verdict (else "")
 
 
 def secrets_of(result: AuditResult) -> list[tuple[str, str]]:
@@ -212,6 +217,7 @@ def build_view(result: AuditResult, *, reveal: bool = False,
         reveal=reveal,
         opt_in=opt_in_label(result, masker),
         geo_data=result.geo_data,
+        profile_note=profile_note(result),
     )
 
 

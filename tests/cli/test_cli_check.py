@@ -36,7 +36,7 @@ def test_a_new_leak_fails_and_says_what_it_is(sample_case, capsys):
     (sample_case / "expect.yaml").write_text(
         "policies: [{}]\nexpect:\n  - {{rule: no-readable-phone-numbers}}\n".format(ROOT / "rules"))
     assert main(["check", str(sample_case)]) == 1
-    err = capsys.readouterr().err
+    err = capsys.readouterr().out
     assert "FAIL" in err
     assert "unexpected finding" in err and "no-identifiers-before-opt-in" in err
     assert "api.account.xiaomi.com" in err
@@ -47,7 +47,7 @@ def test_a_missing_expected_finding_fails_with_file_and_line(sample_case, capsys
         "policies: [{}]\nallow_unexpected: true\nexpect:\n"
         "  - {{rule: no-identifiers-before-opt-in, data: [iccid]}}\n".format(ROOT / "rules"))
     assert main(["check", str(sample_case)]) == 1
-    err = capsys.readouterr().err
+    err = capsys.readouterr().out
     assert "expect.yaml:4: expected at least 1 finding(s) with rule=no-identifiers-before-opt-in" in err
 
 
@@ -80,13 +80,13 @@ def test_suppressed_leak_passes_until_the_suppression_expires(sample_case, tmp_p
                       f"    reason: vendor cloud, accepted by DPO\n    expires: {expires}\n")
     assert main(["check", str(sample_case), "--ignore", str(ignore)]) == code
     if code:
-        assert "suppression expired on 2020-01-01" in capsys.readouterr().err
+        assert "suppression expired on 2020-01-01" in capsys.readouterr().out
 
 
 def test_bad_expect_file_is_named_with_its_line(sample_case, capsys):
     (sample_case / "expect.yaml").write_text("expect:\n  - {rule: x, colour: red}\n")
     assert main(["check", str(sample_case)]) == 2
-    assert "expect.yaml:2: unknown key 'colour'" in capsys.readouterr().err
+    assert "expect.yaml:2: unknown key 'colour'" in capsys.readouterr().out
 
 
 def test_check_junit_validates_against_the_schema(sample_case, tmp_path):

@@ -23,7 +23,7 @@ def test_format_for_path(path: str, fmt: str) -> None:
 
 
 def test_unknown_extension_says_what_to_do() -> None:
-    with pytest.raises(ValueError, match=r"report\.pdf: cannot tell.*--format"):
+    with pytest.raises(ValueError, match=r"report\.pdf: cannot tell.*end it with one of .*for a PDF"):
         format_for_path("report.pdf")
 
 

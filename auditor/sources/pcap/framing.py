@@ -14,7 +14,7 @@ import struct
 from collections.abc import Callable, Iterator
 
 from auditor.model import InputError, InputInfo
-from auditor.sources import ProgressCallback
+from auditor.sources import ProgressCallback, take_stream
 
 #: (packet number, epoch seconds, link type, buffer, start, end): the captured bytes are
 #: buffer[start:end] — not cut out, so that a reader that needs only a few header fields
@@ -93,7 +93,8 @@ def iter_frames(
     """Every packet of a pcap or pcapng file, in file order. Damage after the first
     packet becomes a warning on `info`; an unreadable start raises InputError."""
     try:
-        f = open(path, "rb")  # noqa: SIM115 — a generator cannot wrap its open in `with`
+        # a pipe already opened and sniffed (`auditor analyze -`), else the file
+        f = take_stream(path) or open(path, "rb")  # noqa: SIM115 — closed by `with` below
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror}") from None
     with f:

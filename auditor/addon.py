@@ -219,7 +219,11 @@ class Auditor:
         if waiting is None:
             return
         number, exchange, f = waiting
-        self._submit(f, lambda source: [live.with_server(exchange, f)], number=number)
+        exchange = live.with_server(exchange, f)
+        if not exchange.server_ip:  # the report says why this upload has no server address
+            self.info.warn(f"{exchange.source}: {exchange.request_line}: "
+                           f"{exchange.notes[-1] if exchange.notes else 'no server address'}")
+        self._submit(f, lambda source: [exchange], number=number)
 
     def _stream_message(self, f: tcp.TCPFlow | udp.UDPFlow) -> None:
         message = f.messages[-1]

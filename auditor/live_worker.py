@@ -48,6 +48,9 @@ MAX_RESTARTS = 50
 #: How long the analysis sleeps when it has read everything spooled so far.
 _IDLE = 0.02
 _HEAD = 8  # bytes of a spool record's length
+#: Exit codes of a process killed from outside (kill -9, the OOM killer, kill): whenever
+#: that happens, it says nothing about whether a new process can start.
+_KILLED = (-signal.SIGKILL, -signal.SIGTERM, -signal.SIGINT)
 
 
 # --- the spool ----------------------------------------------------------------------------
@@ -300,7 +303,7 @@ class LiveAnalysis:
             if self.given_up:  # the final attempt died too
                 self._empty_result()
                 return
-            if not current.ready:
+            if not current.ready and code not in _KILLED:  # it could not start
                 self._start_failures += 1
             else:
                 place = current.last + 1

@@ -73,7 +73,8 @@ def with_server(exchange: Exchange, f: http.HTTPFlow) -> Exchange:
     hook), the response, and a note when no connection to the server was made."""
     notes = exchange.notes
     if not f.server_conn.peername:
-        why = f": {f.error.msg}" if f.error is not None else ""
+        why = (f" ({f.error.msg})" if f.error is not None else
+               " before the audit ended" if f.response is None else "")
         notes += (f"no connection to the server was made{why}",)
     return replace(exchange, server=_address(f.server_conn.peername or f.server_conn.address),
                    server_ip=_server_ip(f.server_conn), bytes_down=_response_size(f.response),

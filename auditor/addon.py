@@ -30,7 +30,7 @@ except ImportError:  # run as `mitmdump -s <checkout>/auditor/addon.py` without 
 from mitmproxy import command, ctx, dns, exceptions, flow, hooks, http, tcp, tls, udp
 from rich.console import Console
 
-from auditor.engine import AuditResult, build_audit
+from auditor.engine import Audit, AuditResult, build_audit
 from auditor.live_worker import Analysed, LiveAnalysis
 from auditor.model import Exchange, InputError, InputInfo
 from auditor.sources import live
@@ -63,6 +63,7 @@ class Auditor:
         self.report_written: str = ""
         self._settings: dict[str, Any] | None = None  # build_audit's arguments
         self._analysis: LiveAnalysis | None = None
+        self._fallback: Audit | None = None  # the report's audit if no analysis can run
         self._flow_numbers: dict[str, int] = {}
         # HTTP requests wait here for their flow's end: plain HTTP connects upstream only
         # after the request hook, and the server address must be in the exchange
@@ -102,8 +103,8 @@ class Auditor:
                         "policies": split_policies(ctx.options.auditor_policy),
                         "opt_in_at": ctx.options.auditor_opt_in_at,
                         "geoip": ctx.options.auditor_geoip}
-            try:
-                build_audit(**settings)  # bad options stop mitmproxy here, with the file named
+            try:  # bad options stop mitmproxy here, with the file named
+                self._fallback = build_audit(**settings)
             except InputError as e:
                 raise exceptions.OptionsError(str(e)) from None
             self._settings = settings
@@ -194,8 +195,8 @@ class Auditor:
             while not analysis.finished:
                 await asyncio.sleep(0.05)
                 if not told and time.monotonic() - started > _PATIENCE:
-                    self.console.print(f"auditor: finishing the analysis of the uploads still "
-                                       f"queued ({analysis.busy} of {analysis.spool.count})...")
+                    self.console.print(f"auditor: finishing the analysis ({analysis.busy} "
+                                       f"messages still queued)...")
                     told = True
             result = analysis.result()
             await asyncio.sleep(0)  # the last marks, queued by the analysis, are applied
@@ -275,7 +276,7 @@ class Auditor:
 
             self._analysis = LiveAnalysis(self._settings, self.info,
                                           reveal=bool(ctx.options.auditor_reveal),
-                                          on_analysed=on_analysed)
+                                          on_analysed=on_analysed, fallback=self._fallback)
         return self._analysis
 
     def _mark(self, record: int, found: list[Analysed]) -> None:

@@ -37,7 +37,7 @@ from rich.console import Console
 from rich.text import Text
 
 from auditor.engine import Audit, AuditResult, build_audit
-from auditor.model import Exchange, InputInfo
+from auditor.model import Exchange, InputError, InputInfo
 
 logger = logging.getLogger("auditor")
 
@@ -155,6 +155,9 @@ class LiveAnalysis:
     info: InputInfo
     reveal: bool = False
     on_analysed: Callable[[int, list[Analysed]], None] = lambda record, found: None
+    #: an empty audit for the report when no analysis process can be run at all (built
+    #: by the proxy when the options were checked; from the settings when not given)
+    fallback: Audit | None = None
     spool: Spool = field(default_factory=Spool)
     warnings: list[str] = field(default_factory=list)  # about the analysis process itself
     restarts: int = 0
@@ -316,7 +319,7 @@ class LiveAnalysis:
                 self._give_up(code)
                 return
             self.warnings.append(f"the analysis process stopped (exit code {code}); a new one "
-                                 f"took over and re-read every upload from the spool")
+                                 f"was started to re-read every upload from the spool")
             self._start(only_upto=None)
 
     def _give_up(self, code: int | None) -> None:
@@ -339,7 +342,7 @@ class LiveAnalysis:
             self._not_analysed.insert(0, f"the {self._analysed_uploads} uploads analysed "
                                          f"before the analysis was given up")
         try:
-            audit = build_audit(**self.settings)
+            audit = self.fallback or build_audit(**self.settings)
         except Exception as e:  # noqa: BLE001  (the files changed since the start)
             logger.error("auditor: no report: %s", e)
         else:
@@ -398,7 +401,12 @@ def run_analysis(settings: dict[str, Any], info: InputInfo, reveal: bool, spool_
     for sig in _STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
-    analysis = Analysis(build_audit(**settings), info, Console(stderr=True), reveal=reveal)
+    try:
+        audit = build_audit(**settings)
+    except InputError as e:  # the files changed since the proxy checked them
+        print(f"auditor: the analysis process cannot start: {e}", file=sys.stderr)
+        sys.exit(1)
+    analysis = Analysis(audit, info, Console(stderr=True), reveal=reveal)
     answer.send(("ready",))
     parent = multiprocessing.parent_process()
 

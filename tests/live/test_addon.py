@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -213,8 +214,8 @@ def test_analysis_runs_in_a_process_of_its_own_whose_death_loses_nothing(setup) 
     assert [o.data_type for o in result.observations] == ["imei", "imsi"]
     assert result.incomplete == []
     assert auditor.info.warnings == [
-        (f"the analysis process stopped (exit code {-signal.SIGKILL}); a new one took over "
-         "and re-read every upload from the spool")]
+        (f"the analysis process stopped (exit code {-signal.SIGKILL}); a new one was started "
+         "to re-read every upload from the spool")]
     # and both flows are marked for mitmproxy's interfaces, once analysed
     assert first.marked == second.marked == MARKER
     assert first.comment == "auditor: imei; breaks no-identifiers-before-opt-in"
@@ -290,3 +291,46 @@ def test_a_crash_in_the_analysis_of_one_flow_is_counted_and_the_next_analysed(
     assert result.inputs[0].warnings == [
         "flow 1: analysis failed: ValueError: odd upload",
         "no such message: analysis failed: KeyError: 'no such message'"]
+
+
+TWO_RULES = POLICY_YAML + """\
+  - id: no-sim-ids-to-anyone
+    title: SIM identifiers leave the phone
+    severity: medium
+    when:
+      data: [sim-ids]
+"""
+
+
+def test_one_line_per_upload_whatever_the_number_of_data_and_rules(setup, tmp_path) -> None:
+    device, _ = setup
+    policy = tmp_path / "two-rules.yaml"
+    policy.write_text(TWO_RULES)
+    out = io.StringIO()
+    analysis = Analysis(build_audit(device=str(device), policies=[str(policy)]),
+                        InputInfo(path="live", kind="live"),
+                        Console(file=out, width=300, color_system=None))
+    flow = _upload(b"imei=867203024182737&imsi=460013728150946")
+    flow.request.path = "/v1/activate?iccid=89860114872047315961"
+    found = analysis.handle(("uploads", flow.id, 1, [live.http_exchange(flow, source="live#1")]))
+    (line,) = out.getvalue().splitlines()
+    assert " POST /v1/activate?iccid=8986011487204******* " in line  # the path is masked
+    assert "  ICCID, IMEI, IMSI  " in line or "  IMEI, IMSI, ICCID  " in line, line
+    assert "no-identifiers-before-opt-in [high], no-sim-ids-to-anyone [medium]" in line
+    assert [(a.data_types, a.rules) for a in found] == [
+        (("iccid", "imei", "imsi"), ("no-identifiers-before-opt-in", "no-sim-ids-to-anyone"))]
+
+
+def test_a_body_is_decoded_in_the_analysis_never_in_the_hook(setup) -> None:
+    """The hook keeps the body as sent; the analysis process undoes its Content-Encoding."""
+    device, policy = setup
+    body = gzip.compress(b"imei=867203024182737", mtime=0)
+    flow = _upload(body)
+    flow.request.headers["content-encoding"] = "gzip"
+    flow.request.raw_content = body
+    exchange = live.http_exchange(flow, source="live#1", raw_body=True)
+    assert exchange.body == body
+    analysis = Analysis(build_audit(device=str(device), policies=[str(policy)]),
+                        InputInfo(path="live", kind="live"), Console(file=io.StringIO()))
+    (found,) = analysis.handle(("uploads", flow.id, 1, [exchange]))
+    assert found.data_types == ("imei",)

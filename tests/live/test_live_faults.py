@@ -154,11 +154,38 @@ def test_killed_analysis_processes_lose_no_upload(kills: int, tmp_path: Path) ->
     assert report["summary"]["verdict"] == "fail"
     (finding,) = report["findings"]
     assert len(finding["exchanges"]) == count
-    restarts = [w for w in report["inputs"][0]["warnings"] if "a new one took over" in w]
+    restarts = [w for w in report["inputs"][0]["warnings"] if "a new one was started" in w]
     assert len(restarts) == kills
     # each upload's line was printed once, whatever the number of processes
     assert sum(f"POST /v1/activate?n={n}  IMEI " in output for n in range(count)) == count
     assert sum(line.count("POST /v1/activate?n=") for line in output.splitlines()) == count
+
+
+def test_when_no_analysis_can_run_the_report_says_incomplete_and_the_proxy_exits_3(
+        tmp_path: Path) -> None:
+    """The device profile breaks after the start, then the analysis process is killed: no
+    new one can start. The report names every upload it lacks and never says PASS."""
+    port = free_port()
+    with Origin() as origin:
+        process = _proxy(tmp_path, port)
+        try:
+            send_uploads(HANDSET_UPLOADS[:2], origin, proxy_port=port)
+            (tmp_path / "device.yaml").write_text("imei: [")
+            os.kill(_analysis_pid(process), signal.SIGKILL)
+            send_uploads(HANDSET_UPLOADS[2:], origin, proxy_port=port)
+        finally:
+            code = stop(process)
+    output = _output(tmp_path)
+    assert code == 3, output
+    assert "Traceback" not in output
+    assert "the analysis process cannot start: " in output
+    assert "INCOMPLETE" in output  # the summary's verdict
+    report = json.loads((tmp_path / "report.json").read_text())
+    summary = report["summary"]
+    assert summary["verdict"] == "incomplete" and report["findings"] == []
+    missing = " ".join(summary["not_analysed"])
+    assert all(u.path.split("?")[0] in missing for u in HANDSET_UPLOADS[2:]), missing
+    assert len(summary["not_analysed"]) >= len(HANDSET_UPLOADS) - 2
 
 
 def _gzip_bomb(size: int = 2_000_000) -> bytes:

@@ -18,6 +18,8 @@ exit codes:
   1  findings at or above --fail-on, a failed expectation, an expired suppression, or
      (--strict) a stale suppression or baseline entry
   2  bad usage or bad input (the message names the file, the line or packet, what is wrong)
+  3  incomplete: uploads were seen but not analysed (live proxy), and nothing failed;
+     the report's verdict is INCOMPLETE and it names them
 """
 
 
@@ -35,6 +37,7 @@ class ExitCode(IntEnum):
     OK = 0
     FINDINGS = 1
     BAD_INPUT = 2
+    INCOMPLETE = 3  # uploads seen but not analysed (live), verdict INCOMPLETE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +104,9 @@ def build_parser(*, with_proxy_options: bool = True) -> argparse.ArgumentParser:
                     "here; each personal datum it uploads is shown as it happens; Ctrl-C "
                     "writes the report.",
         epilog="exit codes:\n  0  stopped by Ctrl-C or SIGTERM; the report and flow file "
-               "are written\n  2  bad options or input, or the proxy could not start\n",
+               "are written\n  2  bad options or input, or the proxy could not start\n"
+               "  3  stopped, but uploads were not analysed (the analysis process could "
+               "not be kept\n     running): the report says INCOMPLETE and names them\n",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     if with_proxy_options:
         from auditor import proxy

@@ -48,6 +48,9 @@ class AuditResult:
     suppressed: list[Finding] = field(default_factory=list)  # baselined or ignored findings
     generated_at: float = field(default_factory=_time.time)
     pattern_mode: bool = True  # False with --no-patterns: only profile values were searched
+    #: Uploads that were seen but not analysed (live: the analysis process could not be
+    #: kept running); when any, the verdict is INCOMPLETE, never PASS.
+    incomplete: list[str] = field(default_factory=list)
 
     @property
     def start_time(self) -> float | None:

@@ -98,6 +98,8 @@ async def _serve(args: argparse.Namespace, console: Console) -> int:
         return 2 if e.code else 0
     if auditor.result is not None:
         _print_summary(auditor, console, args.reveal)
+        if auditor.result.incomplete:
+            return 3  # cli.ExitCode.INCOMPLETE: uploads were not analysed
     return 0
 
 

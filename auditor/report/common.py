@@ -184,9 +184,12 @@ def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (-severity_of(f.severity), f.first_seen, f.id))
 
 
-def verdict(findings: Iterable[Finding], fail_on: Severity) -> str:
-    """`FAIL` when any finding is at or above `fail_on`, else `PASS`."""
-    return "FAIL" if any(severity_of(f.severity) >= fail_on for f in findings) else "PASS"
+def verdict(findings: Iterable[Finding], fail_on: Severity, *, incomplete: bool = False) -> str:
+    """`FAIL` when any finding is at or above `fail_on`; else `INCOMPLETE` when uploads
+    were not analysed (live: `AuditResult.incomplete`), never `PASS` then; else `PASS`."""
+    if any(severity_of(f.severity) >= fail_on for f in findings):
+        return "FAIL"
+    return "INCOMPLETE" if incomplete else "PASS"
 
 
 def counts_by_severity(findings: Iterable[Finding]) -> dict[str, int]:

@@ -175,8 +175,12 @@ def _finding(finding: Finding, result: AuditResult, masker: Masker) -> dict[str,
 
 def _summary(result: AuditResult, findings: list[Finding], fail_on: Severity,
              masker: Masker) -> dict[str, Any]:
+    missing = getattr(result, "incomplete", ())
     return {
-        "verdict": verdict(findings, fail_on).lower(),  # fail | pass against fail_on
+        # fail | pass against fail_on; incomplete (live): no failing finding, but uploads
+        # were not analysed, named in `not_analysed` (only then present), so it cannot pass
+        "verdict": verdict(findings, fail_on, incomplete=bool(missing)).lower(),
+        **({"not_analysed": [masker.text(item) for item in missing]} if missing else {}),
         "fail_on": str(fail_on),  # the severity from which findings fail the run
         "headline": headline(result, findings, masker),  # one sentence about the worst finding
         "findings": len(findings),

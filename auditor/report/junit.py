@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from auditor.report.common import input_path_of, iso_time, severity_of
-from auditor.report.view import FindingView, build_view
+from auditor.report.view import FindingView, build_view, masker_for
 
 if TYPE_CHECKING:
     from auditor.engine import AuditResult
@@ -95,7 +95,8 @@ def junit_xml(suites: list[JUnitSuite]) -> str:
 
 def render_junit(result: AuditResult, *, reveal: bool = False) -> str:
     """One testsuite per capture, one testcase per rule; findings fail their rule."""
-    view = build_view(result, reveal=reveal)
+    masker = masker_for(result, reveal)
+    view = build_view(result, reveal=reveal, masker=masker)
     by_input: dict[str, list[FindingView]] = defaultdict(list)
     for finding in view.findings:
         paths = {input_path_of(result.exchange(i), result.inputs)
@@ -117,6 +118,12 @@ def render_junit(result: AuditResult, *, reveal: bool = False) -> str:
                                             for f in hits))
                 case.failure = "\n\n".join(_evidence_text(f) for f in hits)
             cases.append(case)
+        incomplete = getattr(result, "incomplete", ())
+        if incomplete and path == paths[0]:  # live: uploads the analysis lost
+            cases.append(JUnitCase(
+                name="analysis complete", classname=f"{path}.analysis",
+                message=f"{len(incomplete)} uploads were not analysed",
+                failure="\n".join(masker.text(i) for i in incomplete)))
         suites.append(JUnitSuite(name=path, cases=cases,
                                  timestamp=(iso_time(result.generated_at) or "")[:19],
                                  properties={"verdict": view.verdict,

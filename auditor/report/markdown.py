@@ -34,7 +34,7 @@ def raw_html(text: str) -> str:
 def render_markdown(view: ReportView) -> str:
     out: list[str] = []
     counts = ", ".join(f"{n} {name}" for name, n in view.counts.items() if n) or "no findings"
-    icon = "❌" if view.verdict == "FAIL" else "✅"
+    icon = {"FAIL": "❌", "INCOMPLETE": "⚠️"}.get(view.verdict, "✅")
     out.append(f"## {icon} handset-auditor: **{view.verdict}**")
     out.append("")
     out.append(f"Fails on **{view.fail_on}** and above · {counts}")

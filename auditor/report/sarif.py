@@ -180,7 +180,9 @@ def _invocation(result: AuditResult, masker: Masker) -> dict[str, Any]:
         "locations": [{"physicalLocation": {"artifactLocation": {
             "uri": quote(info.path, safe="/:")}}}],
     } for info in result.inputs for warning in info.warnings]
-    return {"executionSuccessful": True, "toolExecutionNotifications": notifications}
+    # not successful when uploads were not analysed (live); the notifications name them
+    return {"executionSuccessful": not getattr(result, "incomplete", ()),
+            "toolExecutionNotifications": notifications}
 
 
 def _artifact(info: Any) -> dict[str, Any]:

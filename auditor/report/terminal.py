@@ -48,7 +48,8 @@ def print_view(view: ReportView, console: Console) -> None:
 def _verdict_panel(view: ReportView) -> Panel:
     failed = view.verdict == "FAIL"
     head = Text()
-    head.append(view.verdict, style="bold white on red" if failed else "bold white on green")
+    head.append(view.verdict, style="bold white on red" if failed else
+                "bold black on yellow" if view.verdict == "INCOMPLETE" else "bold white on green")
     head.append(f"  (fails on {view.fail_on} and above)   ")
     counts = [(name, n) for name, n in view.counts.items() if n]
     if counts:

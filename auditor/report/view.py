@@ -203,7 +203,8 @@ def build_view(result: AuditResult, *, reveal: bool = False,
     unreadable = [h for h in hosts if h.unreadable]
     warnings = [(info.path, masker.text(w)) for info in result.inputs for w in info.warnings]
     return ReportView(
-        verdict=verdict(findings, fail_on),
+        verdict=verdict(findings, fail_on,
+                        incomplete=bool(getattr(result, "incomplete", ()))),
         fail_on=str(fail_on),
         counts=counts_by_severity(findings),
         headline=headline(result, findings, masker),

@@ -8,6 +8,7 @@ back to the bytes as sent, with a note, when the declared Content-Encoding is wr
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from mitmproxy import connection, dns, flow, http, tcp, udp, websocket
 
@@ -33,11 +34,13 @@ def exchanges_from_flow(f: flow.Flow, *, source: str, warn: Warn | None = None) 
     return []
 
 
-def http_exchange(f: http.HTTPFlow, *, source: str, warn: Warn | None = None) -> Exchange:
-    """One HTTP request (HTTP/1, 2 or 3) as the phone sent it."""
+def http_exchange(f: http.HTTPFlow, *, source: str, warn: Warn | None = None,
+                  raw_body: bool = False) -> Exchange:
+    """One HTTP request (HTTP/1, 2 or 3) as the phone sent it. `raw_body`: keep the body as
+    it went over the wire (the live proxy leaves decoding to its analysis process)."""
     request = f.request
     notes: list[str] = []
-    body = _decoded_body(request, notes)
+    body = (request.raw_content or b"") if raw_body else _decoded_body(request, notes)
     if notes and warn is not None:
         warn(f"{source}: {notes[0]}")
     response = f.response
@@ -62,6 +65,21 @@ def http_exchange(f: http.HTTPFlow, *, source: str, warn: Warn | None = None) ->
         alpn=_alpn(f.client_conn),
         notes=tuple(notes),
     )
+
+
+def with_server(exchange: Exchange, f: http.HTTPFlow) -> Exchange:
+    """`exchange` (made when the request arrived) with what is known once the flow has
+    ended: the server connection (plain HTTP connects upstream only after the request
+    hook), the response, and a note when no connection to the server was made."""
+    notes = exchange.notes
+    if not f.server_conn.peername:
+        why = (f" ({f.error.msg})" if f.error is not None else
+               " before the audit ended" if f.response is None else "")
+        notes += (f"no connection to the server was made{why}",)
+    return replace(exchange, server=_address(f.server_conn.peername or f.server_conn.address),
+                   server_ip=_server_ip(f.server_conn), bytes_down=_response_size(f.response),
+                   status=f.response.status_code if f.response is not None else None,
+                   notes=notes)
 
 
 def websocket_exchange(f: http.HTTPFlow, message: websocket.WebSocketMessage, *,

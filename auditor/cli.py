@@ -104,6 +104,15 @@ def build_parser(*, with_proxy_options: bool = True) -> argparse.ArgumentParser:
                        help="show identifiers unmasked in reports")
     check.set_defaults(func=cmd_check)
 
+    from auditor.study import command as study_command
+
+    study = commands.add_parser(
+        "study", help="audit many captures on Dask: reports, tables, overview",
+        description=study_command.DESCRIPTION, epilog=study_command.EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    study_command.add_arguments(study)
+    study.set_defaults(func=study_command.run)
+
     rules = commands.add_parser("rules", help="list, show or validate policies",
                                 description="List, show or validate policy files.")
     rules_commands = rules.add_subparsers(title="rules commands", metavar="ACTION")

@@ -27,14 +27,14 @@ def connect(scheduler: str | None = None, *, workers: int | None = None):
     address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if address:
         try:
-            return Client(address, timeout="10s")
+            return Client(address, timeout="5s")
         except (OSError, TimeoutError, ValueError, TypeError) as e:
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise InputError(f"--scheduler {address}: cannot reach a Dask scheduler there "
                              f"({reason}); start one with `dask scheduler` or omit "
                              f"--scheduler for a local cluster") from None
     cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                           processes=True, dashboard_address=None)
+                           processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0")
     return Client(cluster)
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "captures"))
 
-from recorder import Host, Session, recording, rewrite_addresses  # noqa: E402
+from recorder import Host, Session, recording, rewrite_addresses
 
 IMEI, IMSI = "867203024182737", "460013728150946"
 PHONE, ANDROID_ID = "+8615627394810", "3f8a1c0b7d52e946"

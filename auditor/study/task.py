@@ -84,8 +84,9 @@ def audit_job(job: CaptureJob, cache_dir: str, *, reveal: bool = False) -> dict[
         outcome.update(json.loads(stored.read_text(encoding="utf-8")), cached=True)
         outcome["seconds"] = time.perf_counter() - started
         return outcome
+    report_text = ""
     try:
-        report, rows = _audit(job, reveal=reveal)
+        report_text, rows = _audit(job, reveal=reveal)
     except InputError as e:  # bad input gives the same error every time: store it
         outcome["error"] = str(e)
     except Exception as e:  # noqa: BLE001 - one capture must never stop the study
@@ -94,12 +95,18 @@ def audit_job(job: CaptureJob, cache_dir: str, *, reveal: bool = False) -> dict[
         outcome["seconds"] = time.perf_counter() - started
         return outcome  # not stored: it may be this machine's trouble, try again next run
     else:
-        _write_atomically(Path(cache_dir) / f"{key}.json", report)
         outcome.update(rows, status="analysed", report=f"{key}.json")
-    outcome["seconds"] = time.perf_counter() - started
     stored_fields = {k: outcome[k] for k in ("status", "error", "observations", "findings")}
     stored_fields["report"] = outcome.get("report", "")
-    _write_atomically(stored, json.dumps(stored_fields))
+    try:
+        if report_text:
+            _write_atomically(Path(cache_dir) / f"{key}.json", report_text)
+        _write_atomically(stored, json.dumps(stored_fields))
+    except OSError as e:
+        outcome.update(status="failed", observations=[], findings=[], report="",
+                       error=f"{cache_dir}: cannot store the result: {e.strerror} (the "
+                             f"workers must see the output folder, e.g. on a shared disk)")
+    outcome["seconds"] = time.perf_counter() - started
     return outcome
 
 

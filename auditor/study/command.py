@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     summary = write_outputs(corpus, outcomes, output, fail_on=fail_on)
     if not args.quiet:
         t = summary.totals
-        print(f"{t['captures']} captures ({t['bytes'] / 1e6:.1f} MB) in "
+        print(f"{t['captures']} captures ({_size(t['bytes'])}) in "
               f"{time.perf_counter() - started:.1f} s: {t['analysed']} audited "
               f"({t['from_cache']} from the cache), {t['failed']} failed; "
               f"{t['findings']} findings; {t['failing']} at or above "
@@ -95,6 +95,10 @@ def run(args: argparse.Namespace) -> int:
     if summary.failed:
         return 2
     return 1 if summary.failing else 0
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 100_000 else f"{count / 1e3:.0f} kB"
 
 
 def _total_bytes(corpus) -> int:

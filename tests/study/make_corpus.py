@@ -2,7 +2,7 @@
 
 One recording session (captures/recorder.py: real HTTP, TLS and DNS servers on loopback,
 tcpdump on `lo`) in which every app is a handset on a loopback address of its own
-(127.13.1.N) talking to the session's servers with its own mix of identifiers and
+(127.13.1.N, ...) talking to the session's servers with its own mix of identifiers and
 encodings. tcpdump itself then splits the recording, one `host 127.13.1.N` filter per app,
 and each part gets the public addresses rewritten as every recorded case does. Each app's
 folder gets the capture, the session's TLS key log, a device.yaml and a study.yaml with its
@@ -49,13 +49,18 @@ def _written(value: str, how: str) -> str:
     return value
 
 
+def _phone_address(number: int) -> str:
+    """App `number`'s loopback address: 127.13.1.1, 127.13.1.2, ... (250 per /24)."""
+    return f"127.13.{1 + (number - 1) // 250}.{1 + (number - 1) % 250}"
+
+
 def _app(session: Session, number: int, requests: int) -> None:
     """The uploads of app `number`: its own pattern of data, hosts and encodings."""
     vendor, tracker, social = (h[0] for h in HOSTS)
     session.resolve(vendor)
     how = ENCODINGS[number % len(ENCODINGS)]
     for index in range(requests):
-        body = json.dumps({"app": f"app-{number:02d}", "seq": index,
+        body = json.dumps({"app": f"app-{number:03d}", "seq": index,
                            "device": _written(IMEI, how)}).encode()
         session.request(vendor, "POST", f"/v{number % 3}/report", body=body,
                         headers={"Content-Type": "application/json"})
@@ -81,24 +86,24 @@ def make_corpus(out: Path, *, apps: int = 36, requests: int = 3, big_app: int = 
     raw = session.workdir / "corpus.pcap"
     with recording(session, raw):
         for number, count in plan:
-            session.phone_loopback = f"127.13.1.{number}"
+            session.phone_loopback = _phone_address(number)
             _app(session, number, count)
     mapping = {session.dns_loopback: session.dns_server_ip,
                **{h.loopback_ip: h.public_ip for h in session.hosts}}
     folders = []
     for number, _ in plan:
-        folder = out / f"app-{number:02d}"
+        folder = out / f"app-{number:03d}"
         folder.mkdir(exist_ok=True)
         part = session.workdir / f"app-{number}.pcap"
-        subprocess.run(["tcpdump", "-r", str(raw), "-w", str(part), "host", f"127.13.1.{number}"],
+        address = _phone_address(number)
+        subprocess.run(["tcpdump", "-r", str(raw), "-w", str(part), "host", address],
                        check=True, capture_output=True)
-        rewrite_addresses(part, folder / "capture.pcap",
-                          {**mapping, f"127.13.1.{number}": session.phone_ip})
+        rewrite_addresses(part, folder / "capture.pcap", {**mapping, address: session.phone_ip})
         if session.keylog:
             shutil.copy(session.keylog, folder / "keys.log")
         (folder / "device.yaml").write_text(DEVICE, encoding="utf-8")
         (folder / "study.yaml").write_text(
-            f"labels: {{app: app-{number:02d}, version: '1.{number % 4}', "
+            f"labels: {{app: app-{number:03d}, version: '1.{number % 4}', "
             f"firmware: MIUI-{5 + number % 2}, date: '2014-0{1 + number % 9}-15'}}\n",
             encoding="utf-8")
         folders.append(folder)

@@ -136,7 +136,7 @@ def test_rerun_does_no_work_and_a_changed_policy_rejudges(corpus, cluster, tmp_p
 
     policy = tmp_path / "policy.yaml"
     policy.write_text((ROOT / "rules" / "baseline.yaml").read_text())
-    app = corpus / "app-01"
+    app = corpus / "app-001"
     (app / "study.yaml").write_text((app / "study.yaml").read_text()
                                     + f"policies: [{policy}]\n")
     try:
@@ -144,7 +144,7 @@ def test_rerun_does_no_work_and_a_changed_policy_rejudges(corpus, cluster, tmp_p
     finally:
         (app / "study.yaml").write_text((app / "study.yaml").read_text().split("policies")[0])
     again = {Path(c["capture"]).parent.name: c["cached"] for c in _index(output)["captures"]}
-    assert again.pop("app-01") is False
+    assert again.pop("app-001") is False
     assert all(again.values())
 
 

@@ -55,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=[str(s) for s in Severity] + ["none"],
                         help="exit 1 when a capture has a finding at or above this "
                              "(default: high)")
+    parser.add_argument("--group-by", metavar="LABEL",
+                        help="rows of the overview's matrix: the values of this label (app, "
+                             "version, firmware, ...) instead of one row per capture")
     parser.add_argument("--reveal", action="store_true",
                         help="show identifiers unmasked in the reports")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
@@ -68,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers {args.workers}: give at least 1")
     corpus = load_corpus(args.input, policies=args.policy, device=args.device)
+    if args.group_by and args.group_by not in corpus.label_names:
+        raise InputError(f"--group-by {args.group_by}: no such label in {args.input} "
+                         f"(labels: {', '.join(corpus.label_names)})")
     output = Path(args.output)
     try:
         output.mkdir(parents=True, exist_ok=True)
@@ -82,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
                                 progress=bar.update)
     finally:
         close(client)
-    summary = write_outputs(corpus, outcomes, output, fail_on=fail_on)
+    summary = write_outputs(corpus, outcomes, output, fail_on=fail_on, group_by=args.group_by)
     if not args.quiet:
         t = summary.totals
         print(f"{t['captures']} captures ({_size(t['bytes'])}) in "

@@ -42,6 +42,29 @@ class StudySummary:
     receivers: list[dict[str, Any]]  # most captures first
     rules: list[dict[str, Any]]  # most captures first
     totals: dict[str, int] = field(default_factory=dict)
+    group_by: str | None = None  # the label whose values are the matrix's rows
+    label_names: list[str] = field(default_factory=list)  # in the tables' column order
+
+    @property
+    def matrix(self) -> list[dict[str, Any]]:
+        """Rows of the captures × data types matrix: one per capture, or per value of the
+        `group_by` label (its captures' receivers and findings together)."""
+        if not self.group_by:
+            return [{**c, "title": c["capture"], "count": 1} for c in self.captures]
+        groups: dict[str, dict[str, Any]] = {}
+        for c in self.captures:
+            name = c["labels"].get(self.group_by, "") or "(no label)"
+            group = groups.setdefault(name, {
+                "title": name, "count": 0, "labels": {}, "report": "", "status": "analysed",
+                "error": "", "cells": defaultdict(set), "findings": Counter()})
+            group["count"] += 1
+            for data_type, receivers in c["cells"].items():
+                group["cells"][data_type].update(receivers)
+            group["findings"].update(c["findings"])
+        for group in groups.values():
+            group["cells"] = {t: sorted(v) for t, v in group["cells"].items()}
+            group["findings"] = {s: group["findings"].get(s, 0) for s in _SEVERITIES}
+        return [groups[name] for name in sorted(groups)]
 
     @property
     def failing(self) -> list[dict[str, Any]]:
@@ -55,7 +78,7 @@ class StudySummary:
 
 
 def write_outputs(corpus: Corpus, outcomes: list[dict[str, Any]], folder: Path, *,
-                  fail_on: Severity | None) -> StudySummary:
+                  fail_on: Severity | None, group_by: str | None = None) -> StudySummary:
     folder.mkdir(parents=True, exist_ok=True)
     labels = corpus.label_names
     names = _report_names(corpus, outcomes, folder)
@@ -68,6 +91,7 @@ def write_outputs(corpus: Corpus, outcomes: list[dict[str, Any]], folder: Path, 
                  observations)
     _write_table(folder / "findings", ["capture", *labels, *FINDING_COLUMNS], findings)
     summary = summarise(corpus, outcomes, names, fail_on=fail_on)
+    summary.group_by = group_by
     index = {"schema": STUDY_SCHEMA, "source": corpus.source, "totals": summary.totals,
              "captures": [{k: c[k] for k in ("capture", "labels", "status", "cached", "error",
                                              "key", "report", "bytes", "seconds", "findings")}
@@ -169,13 +193,14 @@ def summarise(corpus: Corpus, outcomes: list[dict[str, Any]], names: list[str], 
         "captures": len(captures),
         "analysed": sum(c["status"] == "analysed" for c in captures),
         "failed": sum(c["status"] == "failed" for c in captures),
-        "from_cache": sum(c["cached"] for c in captures),
+        "from_cache": sum(c["cached"] and c["status"] == "analysed" for c in captures),
         "bytes": sum(c["bytes"] for c in captures),
         "observations": sum(len(o["observations"]) for o in outcomes),
         "findings": sum(sum(c["findings"].values()) for c in captures),
         "failing": sum(c["gate"] for c in captures),
     }
     return StudySummary(source=corpus.source, fail_on=fail_on, captures=captures,
+                        label_names=corpus.label_names,
                         data_types=sorted(seen_types, key=_type_order),
                         receivers=ranked_receivers, rules=ranked_rules, totals=totals)
 

@@ -58,13 +58,11 @@ def render_markdown(summary: StudySummary) -> str:
 
 
 def _label_names(summary: StudySummary) -> list[str]:
-    """Label columns that some capture fills."""
-    names: list[str] = []
-    for capture in summary.captures:
-        for name, value in capture["labels"].items():
-            if value and name not in names:
-                names.append(name)
-    return names
+    """Label columns that some capture fills (none when rows are groups)."""
+    if summary.group_by:
+        return []
+    return [name for name in summary.label_names
+            if any(c["labels"].get(name) for c in summary.captures)]
 
 
 def _md(text: str) -> str:

@@ -131,3 +131,21 @@ def test_study_command_on_a_local_cluster(tmp_path, capsys):
     assert main(["study", str(manifest), "-o", str(tmp_path / "out"), "--workers", "1"]) == 0
     err = capsys.readouterr().err
     assert "1 captures" in err and "1 audited (0 from the cache), 0 failed" in err
+
+
+def test_overview_rows_by_label(corpus_folder, tmp_path):
+    corpus = load_corpus(str(corpus_folder))
+    out = tmp_path / "out"
+    (out / "cache").mkdir(parents=True)
+    outcomes = [audit_job(job, str(out / "cache")) for job in corpus.jobs]
+    summary = write_outputs(corpus, outcomes, out, fail_on=Severity.HIGH, group_by="app")
+    (row,) = summary.matrix
+    assert (row["title"], row["count"]) == ("cloud-messenger", 2)
+    assert row["cells"]["phone_number"] == ["Xiaomi"]
+    assert row["findings"]["critical"] == 1 and row["findings"]["high"] == 3
+
+
+def test_group_by_an_unknown_label_is_exit_2(corpus_folder, tmp_path, capsys):
+    assert main(["study", str(corpus_folder), "-o", str(tmp_path / "o"), "--group-by",
+                 "colour"]) == 2
+    assert "--group-by colour: no such label" in capsys.readouterr().err

@@ -94,8 +94,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{t['captures']} captures ({_size(t['bytes'])}) in "
               f"{time.perf_counter() - started:.1f} s: {t['analysed']} audited "
               f"({t['from_cache']} from the cache), {t['failed']} failed; "
-              f"{t['findings']} findings; {t['failing']} at or above "
-              f"{args.fail_on}. Overview: {output / 'overview.html'}", file=sys.stderr)
+              f"{t['findings']} findings"
+              + (f"; {t['failing']} at or above {args.fail_on}" if fail_on is not None else "")
+              + f". Overview: {output / 'overview.html'}", file=sys.stderr)
         for capture in summary.failed:
             print(f"auditor: {capture['error']}", file=sys.stderr)
     if summary.failed:

@@ -91,14 +91,8 @@ def load_side(path: str, *, device: str | None, keylogs: list[str],
     """A report dict for `path`: read when it is a JSON report, else made from the capture
     or case folder with the same engine and report code as `auditor analyze`."""
     item = Path(path)
-    if item.is_file() and _is_report(item):
-        try:
-            report = json.loads(item.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as e:
-            raise InputError(f"{path}: not a valid JSON report: {e}") from None
-        if report.get("schema") != "auditor-report/1":
-            raise InputError(f"{path}: JSON, but not an auditor report "
-                             f"(schema {report.get('schema')!r})")
+    report = _read_report(item) if item.is_file() else None
+    if report is not None:
         return report
     from auditor.engine import analyze_files, build_audit
     from auditor.report.json_report import report_dict
@@ -125,9 +119,24 @@ def load_side(path: str, *, device: str | None, keylogs: list[str],
     return report_dict(analyze_files(captures, audit, keylogs=keylogs))
 
 
-def _is_report(path: Path) -> bool:
-    with open(path, "rb") as f:
-        return f.read(64).lstrip().startswith(b"{") and path.suffix.lower() != ".har"
+def _read_report(path: Path) -> dict[str, Any] | None:
+    """The report in a JSON file; None when the file is a capture (a HAR is JSON too)."""
+    try:
+        with open(path, "rb") as f:
+            if not f.read(64).lstrip().startswith(b"{"):
+                return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not valid JSON: {e}") from None
+    if isinstance(data, dict) and "log" in data and "schema" not in data:
+        return None  # HAR
+    if not isinstance(data, dict) or data.get("schema") != "auditor-report/1":
+        schema = data.get("schema") if isinstance(data, dict) else None
+        raise InputError(f"{path}: JSON, but not an auditor report (schema {schema!r}); "
+                         f"give a report written by `auditor analyze --format json`")
+    return data
 
 
 # -- comparing ----------------------------------------------------------------------------
@@ -339,7 +348,8 @@ def _print_terminal(diff: Diff) -> None:
 
     console = Console(highlight=False)
     styles = {"new": "bold red", "still": "yellow", "fixed": "green"}
-    console.print(f"[bold]auditor diff[/] {escape(diff.before)} → {escape(diff.after)}")
+    console.print(f"[bold]auditor diff[/] {escape(diff.before)} → {escape(diff.after)}",
+                  soft_wrap=True)
     console.print(headline(diff), soft_wrap=True)
     console.print("\n[bold]Rules[/]")
     for r in diff.rules:

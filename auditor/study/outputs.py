@@ -5,6 +5,7 @@ DIR/reports/<capture>.json   one JSON report per capture (as `auditor analyze` w
 DIR/observations.csv|.parquet one row per observation
 DIR/findings.csv|.parquet     one row per finding and data type
 DIR/study.json               every capture: status, error, cache key, report, bytes, seconds
+                             (wall and CPU)
 DIR/overview.html            captures × data types, top receivers, rules that fail most
 DIR/summary.md               the same in short, for a CI job's summary
 DIR/cache/                   results by the SHA-256 of their inputs (what makes re-runs free)
@@ -94,7 +95,8 @@ def write_outputs(corpus: Corpus, outcomes: list[dict[str, Any]], folder: Path, 
     summary.group_by = group_by
     index = {"schema": STUDY_SCHEMA, "source": corpus.source, "totals": summary.totals,
              "captures": [{k: c[k] for k in ("capture", "labels", "status", "cached", "error",
-                                             "key", "report", "bytes", "seconds", "findings")}
+                                             "key", "report", "bytes", "seconds", "cpu_seconds",
+                                             "findings")}
                           for c in summary.captures]}
     (folder / "study.json").write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
     from auditor.study.overview import render_html, render_markdown
@@ -178,6 +180,7 @@ def summarise(corpus: Corpus, outcomes: list[dict[str, Any]], names: list[str], 
             "cached": bool(outcome.get("cached")), "error": outcome.get("error", ""),
             "key": outcome.get("key", ""), "report": name, "bytes": outcome.get("bytes", 0),
             "seconds": round(outcome.get("seconds", 0.0), 3),
+            "cpu_seconds": round(outcome.get("cpu_seconds", 0.0), 3),
             "findings": {s: by_severity.get(s, 0) for s in _SEVERITIES},
             "cells": {t: sorted(v) for t, v in cells.items()}, "gate": gate,
         })

@@ -69,10 +69,11 @@ def cache_key(job: CaptureJob, *, reveal: bool) -> str:
 def audit_job(job: CaptureJob, cache_dir: str, *, reveal: bool = False) -> dict[str, Any]:
     """Audit one capture, or read its stored result (`cached`). Never raises for a bad
     capture: the outcome's status is `failed`, with the error."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     outcome: dict[str, Any] = {"capture": job.capture, "path": job.path, "key": "",
                                "status": "failed", "cached": False, "error": "", "bytes": 0,
-                               "seconds": 0.0, "observations": [], "findings": []}
+                               "seconds": 0.0, "cpu_seconds": 0.0, "observations": [],
+                               "findings": []}
     try:
         outcome["bytes"] = os.path.getsize(job.path)
         key = outcome["key"] = cache_key(job, reveal=reveal)
@@ -82,7 +83,7 @@ def audit_job(job: CaptureJob, cache_dir: str, *, reveal: bool = False) -> dict[
     stored = Path(cache_dir) / f"{key}.result.json"
     if stored.is_file():
         outcome.update(json.loads(stored.read_text(encoding="utf-8")), cached=True)
-        outcome["seconds"] = time.perf_counter() - started
+        _clock(outcome, started, cpu_started)
         return outcome
     report_text = ""
     try:
@@ -92,7 +93,7 @@ def audit_job(job: CaptureJob, cache_dir: str, *, reveal: bool = False) -> dict[
     except Exception as e:  # noqa: BLE001 - one capture must never stop the study
         outcome["error"] = f"{job.path}: analysis failed: {type(e).__name__}: {e}"
         outcome["traceback"] = traceback.format_exc(limit=8)
-        outcome["seconds"] = time.perf_counter() - started
+        _clock(outcome, started, cpu_started)
         return outcome  # not stored: it may be this machine's trouble, try again next run
     else:
         outcome.update(rows, status="analysed", report=f"{key}.json")
@@ -106,8 +107,14 @@ def audit_job(job: CaptureJob, cache_dir: str, *, reveal: bool = False) -> dict[
         outcome.update(status="failed", observations=[], findings=[], report="",
                        error=f"{cache_dir}: cannot store the result: {e.strerror} (the "
                              f"workers must see the output folder, e.g. on a shared disk)")
-    outcome["seconds"] = time.perf_counter() - started
+    _clock(outcome, started, cpu_started)
     return outcome
+
+
+def _clock(outcome: dict[str, Any], started: float, cpu_started: float) -> None:
+    """Wall and CPU seconds of this task (CPU: this worker process, one thread a task)."""
+    outcome["seconds"] = time.perf_counter() - started
+    outcome["cpu_seconds"] = time.process_time() - cpu_started
 
 
 def _audit(job: CaptureJob, *, reveal: bool) -> tuple[str, dict[str, list]]:

@@ -11,6 +11,6 @@ from setuptools import find_packages, setup
 setup(
     packages=[*find_packages(include=["auditor", "auditor.*"]), "auditor.rules"],
     package_dir={"auditor.rules": "rules"},
-    package_data={"auditor": ["report/templates/*"],
+    package_data={"auditor": ["report/templates/*", "study/templates/*"],
                   "auditor.rules": ["*.yaml", "examples/*.yaml"]},
 )

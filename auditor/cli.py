@@ -133,6 +133,26 @@ def build_parser(*, with_proxy_options: bool = True) -> argparse.ArgumentParser:
     add_output_options(check, quiet_help="print only the cases that fail, and errors")
     check.set_defaults(func=cmd_check, parser=check)
 
+    from auditor.study import command as study_command
+
+    study = commands.add_parser(
+        "study", help="audit many captures on Dask: reports, tables, overview",
+        description=study_command.DESCRIPTION, epilog=study_command.EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    study_command.add_arguments(study)
+    study.set_defaults(func=study_command.run)
+
+    from auditor.study import diff as diff_command
+
+    diff = commands.add_parser(
+        "diff", help="before/after: what was fixed, what is still there, what is new",
+        description=diff_command.__doc__.split("\n\n", 1)[1],
+        epilog="exit codes:\n  0  nothing new at or above --fail-on\n  1  something new "
+               "breaks a rule at or above --fail-on\n  2  bad usage or input\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    diff_command.add_arguments(diff)
+    diff.set_defaults(func=diff_command.run)
+
     rules = commands.add_parser("rules", help="list, show or validate policies",
                                 description="List, show or validate policy files.")
     rules.set_defaults(parser=rules)

@@ -32,7 +32,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +58,8 @@ class Session:
     hosts: list[Host]
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="rec-")))
     keylog: Path | None = None
+    phone_loopback: str = PHONE_LOOPBACK  # the handset's source address on loopback
+    dns_loopback: str = DNS_LOOPBACK  # where the DNS responder listens
 
     def __post_init__(self) -> None:
         for index, host in enumerate(self.hosts, start=2):
@@ -73,9 +76,9 @@ class Session:
         qname = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
         packet = struct.pack("!HHHHHH", query_id, 0x0100, 1, 0, 0, 0) + qname + b"\0\1\0\1"
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind((PHONE_LOOPBACK, 0))
+            s.bind((self.phone_loopback, 0))
             s.settimeout(2)
-            s.sendto(packet, (DNS_LOOPBACK, 53))
+            s.sendto(packet, (self.dns_loopback, 53))
             s.recvfrom(2048)
 
     def request(self, name: str, method: str, path: str, body: bytes | None = None,
@@ -94,13 +97,13 @@ class Session:
         host = self.host(name)
         if not host.tls:
             conn = http.client.HTTPConnection(host.loopback_ip, 80, timeout=5,
-                                              source_address=(PHONE_LOOPBACK, 0))
+                                              source_address=(self.phone_loopback, 0))
         else:
             context = ssl.create_default_context(cafile=str(self.workdir / "cert.pem"))
             context.check_hostname = False
             context.keylog_filename = str(self.keylog) if self.keylog else None
             conn = _SNIConnection(host.loopback_ip, 443, context=context, timeout=5,
-                                  source_address=(PHONE_LOOPBACK, 0), sni=host.name)
+                                  source_address=(self.phone_loopback, 0), sni=host.name)
         return conn
 
 
@@ -173,6 +176,23 @@ def _make_certificate(workdir: Path, names: list[str]) -> None:
 def record(session: Session, handset: Callable[[Session], None], out: Path,
            keylog_out: Path | None = None) -> None:
     """Run the servers and tcpdump, let `handset` talk, then write the rewritten capture."""
+    raw = session.workdir / "raw.pcap"
+    with recording(session, raw):
+        handset(session)
+    rewrite_addresses(raw, out, {
+        session.phone_loopback: session.phone_ip,
+        session.dns_loopback: session.dns_server_ip,
+        **{h.loopback_ip: h.public_ip for h in session.hosts},
+    })
+    if keylog_out and session.keylog:
+        shutil.copy(session.keylog, keylog_out)
+    print(f"wrote {out} ({out.stat().st_size} bytes)")
+
+
+@contextmanager
+def recording(session: Session, raw: Path) -> Iterator[None]:
+    """The session's servers and DNS responder, and tcpdump writing `raw` (loopback
+    addresses as they are) while the body of the `with` talks to them."""
     if shutil.which("tcpdump") is None:
         sys.exit("tcpdump is needed: apt-get install tcpdump")
     stop = threading.Event()
@@ -191,18 +211,17 @@ def record(session: Session, handset: Callable[[Session], None], out: Path,
         servers.append(server)
         threading.Thread(target=server.serve_forever, daemon=True).start()
     dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    dns.bind((DNS_LOOPBACK, 53))
+    dns.bind((session.dns_loopback, 53))
     threading.Thread(target=_dns_responder, daemon=True,
                      args=(dns, {h.name: h.public_ip for h in session.hosts}, stop)).start()
 
-    raw = session.workdir / "raw.pcap"
     dump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-w", str(raw), "net", "127.0.0.0/8"],
                             stderr=subprocess.PIPE, text=True)
     assert dump.stderr is not None
     while "listening on" not in dump.stderr.readline():
         pass
     try:
-        handset(session)
+        yield
         time.sleep(1.0)  # let tcpdump write the last packets before it is stopped
     finally:
         dump.terminate()
@@ -210,14 +229,7 @@ def record(session: Session, handset: Callable[[Session], None], out: Path,
         stop.set()
         for server in servers:
             server.shutdown()
-    rewrite_addresses(raw, out, {
-        PHONE_LOOPBACK: session.phone_ip,
-        DNS_LOOPBACK: session.dns_server_ip,
-        **{h.loopback_ip: h.public_ip for h in session.hosts},
-    })
-    if keylog_out and session.keylog:
-        shutil.copy(session.keylog, keylog_out)
-    print(f"wrote {out} ({out.stat().st_size} bytes)")
+            server.server_close()
 
 
 def rewrite_addresses(raw: Path, out: Path, mapping: dict[str, str]) -> None:

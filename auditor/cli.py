@@ -70,6 +70,7 @@ def build_parser(*, with_proxy_options: bool = True) -> argparse.ArgumentParser:
                          help="write the report here instead of standard output")
     _add_gate_options(analyze)
     analyze.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _add_jobs_option(analyze)
     analyze.set_defaults(func=cmd_analyze)
 
     live = commands.add_parser(
@@ -141,13 +142,16 @@ def _add_gate_options(parser: argparse.ArgumentParser, *, fail_on: bool = True) 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from auditor.engine import analyze_files, build_audit
+    from auditor.jobs import workers_for
     from auditor.suppress import apply_gates
 
     audit = build_audit(device=args.device, policies=args.policy, opt_in_at=args.opt_in_at,
                         geoip=args.geoip, pattern_mode=not args.no_patterns)
     baseline, suppressions = _load_gates(args, Path.cwd())
-    with _progress(enabled=not args.quiet) as progress:
-        result = analyze_files(args.captures, audit, keylogs=args.keylog, progress=progress)
+    with workers_for(audit, args.jobs, args.captures) as workers, \
+            _progress(enabled=not args.quiet) as progress:
+        result = analyze_files(args.captures, audit, keylogs=args.keylog, progress=progress,
+                               workers=workers)
     gate = apply_gates(result.findings, baseline=baseline, suppressions=suppressions)
     result.findings = gate.active
     result.suppressed = [f for f, _ in gate.suppressed]
@@ -159,6 +163,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
               f"review it or renew it", file=sys.stderr)
     failing = fail_on is not None and any(f.severity >= fail_on for f in gate.active)
     return ExitCode.FINDINGS if failing or gate.expired else ExitCode.OK
+
+
+def _add_jobs_option(parser: argparse.ArgumentParser) -> None:
+    from auditor.jobs import default_jobs, jobs_argument
+
+    parser.add_argument("--jobs", "-j", type=jobs_argument, default=default_jobs(),
+                        metavar="N",
+                        help="processes that decode and search uploads (default: the cores "
+                             "of this machine); the report is the same for any N")
 
 
 def _load_gates(args: argparse.Namespace, folder: Path):

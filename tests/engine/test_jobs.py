@@ -27,13 +27,13 @@ def _cases() -> list[tuple[str, dict]]:
     out = []
     for expect in sorted((ROOT / "captures").glob("*/expect.yaml")):
         case = load_case(expect)
-        out.append((f"captures/{case.name}", dict(
-            paths=case.captures, keylogs=case.keylogs,
-            audit=dict(device=case.device, policies=case.policies, opt_in_at=case.opt_in_at))))
+        out.append((f"captures/{case.name}", {
+            "paths": case.captures, "keylogs": case.keylogs,
+            "audit": {"device": case.device, "policies": case.policies, "opt_in_at": case.opt_in_at}}))
     for folder in sorted((ROOT / "tests/accuracy/cases").iterdir()):
         for device in (str(folder / "device.yaml"), None):  # known mode, pattern mode
-            out.append((f"accuracy/{folder.name}/{'known' if device else 'pattern'}", dict(
-                paths=[str(folder / "capture.pcap")], audit=dict(device=device))))
+            out.append((f"accuracy/{folder.name}/{'known' if device else 'pattern'}", {
+                "paths": [str(folder / "capture.pcap")], "audit": {"device": device}}))
     fixtures = ROOT / "tests/fixtures"
     for capture in sorted([*fixtures.glob("pcap/*.pcap*"), *fixtures.glob("tls/*.pcap*"),
                            *fixtures.glob("flows/*.*")]):
@@ -41,9 +41,9 @@ def _cases() -> list[tuple[str, dict]]:
             continue
         keys = [str(k) for k in (capture.with_suffix(".keys"),
                                  capture.parent / "tls_keys.log") if k.is_file()]
-        out.append((str(capture.relative_to(ROOT)), dict(
-            paths=[str(capture)], keylogs=keys,
-            audit=dict(device=str(ROOT / "captures/redmi-1s-2014/device.yaml")))))
+        out.append((str(capture.relative_to(ROOT)), {
+            "paths": [str(capture)], "keylogs": keys,
+            "audit": {"device": str(ROOT / "captures/redmi-1s-2014/device.yaml")}}))
     return out
 
 
@@ -158,7 +158,7 @@ def test_analysis_notes_land_among_the_reader_warnings_where_jobs_1_puts_them(
         return original(exchange, warnings=warnings)
 
     monkeypatch.setattr(engine, "fields_of", sometimes_failing)  # the forked workers too
-    case = dict(paths=[str(damaged), str(damaged)], audit={})
+    case = {"paths": [str(damaged), str(damaged)], "audit": {}}
     alone, _ = _analyze(case, 1)
     shared, _ = _analyze(case, 2)
     warnings = alone["inputs"][0]["warnings"]

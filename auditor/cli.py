@@ -103,6 +103,7 @@ def build_parser(*, with_proxy_options: bool = True) -> argparse.ArgumentParser:
     _add_gate_options(check, fail_on=False)
     check.add_argument("--reveal", action="store_true",
                        help="show identifiers unmasked in reports")
+    _add_jobs_option(check, what="case folders analysed at once")
     check.set_defaults(func=cmd_check)
 
     rules = commands.add_parser("rules", help="list, show or validate policies",
@@ -165,13 +166,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return ExitCode.FINDINGS if failing or gate.expired else ExitCode.OK
 
 
-def _add_jobs_option(parser: argparse.ArgumentParser) -> None:
+def _add_jobs_option(parser: argparse.ArgumentParser,
+                     what: str = "processes that decode and search uploads") -> None:
     from auditor.jobs import default_jobs, jobs_argument
 
     parser.add_argument("--jobs", "-j", type=jobs_argument, default=default_jobs(),
                         metavar="N",
-                        help="processes that decode and search uploads (default: the cores "
-                             "of this machine); the report is the same for any N")
+                        help=f"{what} (default: the cores of this machine); the report is "
+                             f"the same for any N")
 
 
 def _load_gates(args: argparse.Namespace, folder: Path):
@@ -246,7 +248,10 @@ class _progress:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from auditor.check import discover_cases, load_case, run_case
+    import functools
+
+    from auditor.check import CaseResult, discover_cases, load_case, run_case
+    from auditor.jobs import in_processes
 
     expect_files = discover_cases(args.dir)
     if not expect_files:
@@ -257,14 +262,18 @@ def cmd_check(args: argparse.Namespace) -> int:
         try:
             case = load_case(expect_file)
         except InputError as e:
-            from auditor.check import Case, CaseResult
+            from auditor.check import Case
 
             case = Case(name=Path(expect_file).parent.name, folder=Path(expect_file).parent,
                         expect_file=Path(expect_file), captures=[], keylogs=[], device=None,
                         policies=None, opt_in_at=None, expectations=[])
             outcomes.append(CaseResult(case=case, error=str(e)))
             continue
-        outcomes.append(run_case(case, baseline=baseline, suppressions=suppressions))
+        outcomes.append(case)  # run below, all cases at once
+    run = functools.partial(run_case, baseline=baseline, suppressions=suppressions)
+    cases = [o for o in outcomes if not isinstance(o, CaseResult)]
+    done = iter(in_processes(run, cases, args.jobs))
+    outcomes = [o if isinstance(o, CaseResult) else next(done) for o in outcomes]
     _print_check_lines(outcomes)
     if args.html:
         _write_case_reports(outcomes, Path(args.html), reveal=args.reveal)

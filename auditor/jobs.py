@@ -22,17 +22,20 @@ import os
 import pickle
 import signal
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from auditor.model import Exchange, InputInfo, Observation
 
 if TYPE_CHECKING:
     from auditor.detect import Detector
     from auditor.engine import Audit
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: Below this many bytes of input in all, `--jobs` runs in-process.
 PARALLEL_MIN_BYTES = 8 << 20
@@ -81,6 +84,19 @@ def workers_for(audit: Audit, jobs: int, paths: Iterable[str] = (), *,
         yield workers
     finally:
         workers.close()
+
+
+def in_processes(function: Callable[[T], R], items: list[T], jobs: int) -> list[R]:
+    """`[function(item) for item in items]`, over up to `jobs` processes when there is more
+    than one item (`auditor check`: one case folder per task; the results in order)."""
+    if jobs <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    context = multiprocessing.get_context("fork") if "fork" in \
+        multiprocessing.get_all_start_methods() else multiprocessing.get_context()
+    with ProcessPoolExecutor(min(jobs, len(items)), mp_context=context,
+                             initializer=signal.signal,
+                             initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+        return list(pool.map(function, items))
 
 
 def _input_bytes(paths: Iterable[str]) -> int:

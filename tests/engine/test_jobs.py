@@ -215,3 +215,22 @@ def test_the_default_is_the_cores_of_the_machine():
 
     args = build_parser(with_proxy_options=False).parse_args(["analyze", "x.pcap"])
     assert args.jobs == jobs.default_jobs() >= 1
+
+
+def test_check_jobs_2_gives_the_summary_of_jobs_1(tmp_path, monkeypatch):
+    """`auditor check --jobs 2` runs the case folders in two processes; the summary, case
+    by case in folder order, is the one `--jobs 1` writes."""
+    calls = []
+    real = jobs.in_processes
+    monkeypatch.setattr(jobs, "in_processes",
+                        lambda f, items, n: calls.append((len(items), n)) or real(f, items, n))
+    summaries = []
+    for processes in ("1", "2"):
+        out = tmp_path / f"summary-{processes}.json"
+        code = main(["check", str(ROOT / "captures"), "--format", "json", "--output",
+                     str(out), "--jobs", processes])
+        summaries.append((code, out.read_text()))
+    assert summaries[0] == summaries[1]
+    assert calls == [(2, 1), (2, 2)]
+    assert [c["case"] for c in json.loads(summaries[0][1])["cases"]] == [
+        str(ROOT / "captures" / name) for name in ("redmi-1s-2014", "redmi-1s-fixed")]

@@ -39,10 +39,13 @@ R = TypeVar("R")
 
 #: Below this many bytes of input in all, `--jobs` runs in-process.
 PARALLEL_MIN_BYTES = 8 << 20
-#: A batch is sent when it holds this many bytes of exchange bodies, or this many exchanges.
-BATCH_BYTES = 1 << 20
-BATCH_EXCHANGES = 256
-#: Batches in flight per worker: one being analysed, one waiting, one being sent.
+#: A batch is sent when it holds this many bytes of exchange bodies, or this many exchanges:
+#: large enough that pickling and the pipe cost little per exchange (~20 ms of analysis),
+#: small enough that the last batches, which the main process waits for, end soon.
+BATCH_BYTES = 256 << 10
+BATCH_EXCHANGES = 64
+#: Batches in flight per worker: one being analysed, one waiting, one being sent. When all
+#: are taken, the main process analyses the next batch itself instead of waiting.
 IN_FLIGHT_PER_WORKER = 3
 
 _EXCHANGE_FIELDS = tuple(f.name for f in dataclasses.fields(Exchange))

@@ -122,6 +122,7 @@ class Workers:
         self.processes = max(1, jobs - 1)
         self.in_flight = 0
         self.sent = 0  # batches the workers took
+        self.broken = False  # a worker died: the main process analyses everything since
         methods = multiprocessing.get_all_start_methods()
         if "fork" in methods:  # the worker inherits the detector: nothing to build or send
             context = multiprocessing.get_context("fork")
@@ -214,6 +215,7 @@ class Workers:
 
     def _lose_pool(self) -> None:
         """Go on in-process: the results are the same, only slower."""
+        self.broken = True
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = None

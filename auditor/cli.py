@@ -96,6 +96,7 @@ def build_parser(*, with_proxy_options: bool = True) -> argparse.ArgumentParser:
     _add_gate_options(analyze)
     add_output_options(analyze, quiet_help="only the report and errors: no progress bar, "
                                            "no note of what was written")
+    _add_jobs_option(analyze)
     analyze.set_defaults(func=cmd_analyze, parser=analyze)
 
     live = commands.add_parser(
@@ -131,6 +132,7 @@ def build_parser(*, with_proxy_options: bool = True) -> argparse.ArgumentParser:
     check.add_argument("--reveal", action="store_true",
                        help="show identifiers unmasked in reports")
     add_output_options(check, quiet_help="print only the cases that fail, and errors")
+    _add_jobs_option(check, what="case folders analysed at once")
     check.set_defaults(func=cmd_check, parser=check)
 
     from auditor.study import command as study_command
@@ -204,14 +206,17 @@ def _add_gate_options(parser: argparse.ArgumentParser, *, fail_on: bool = True) 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from auditor.engine import analyze_files, build_audit
+    from auditor.jobs import workers_for
     from auditor.suppress import apply_gates
 
     captures = _distinct_captures(args.captures)
     audit = build_audit(device=args.device, policies=args.policy, opt_in_at=args.opt_in_at,
                         geoip=args.geoip, pattern_mode=not args.no_patterns)
     baseline, suppressions = _load_gates(args, Path.cwd())
-    with _progress(enabled=not args.quiet) as progress:
-        result = analyze_files(captures, audit, keylogs=args.keylog, progress=progress)
+    with workers_for(audit, args.jobs, captures) as workers, \
+            _progress(enabled=not args.quiet) as progress:
+        result = analyze_files(captures, audit, keylogs=args.keylog, progress=progress,
+                               workers=workers)
     gate = apply_gates(result.findings, baseline=baseline, suppressions=suppressions)
     result.findings = gate.active
     result.suppressed = [f for f, _ in gate.suppressed]
@@ -274,6 +279,16 @@ def _verdict_summary(findings, fail_on: Severity | None) -> str:
     gate = (f"{verdict(findings, fail_on)} (fails on {fail_on} and above)" if fail_on
             else "PASS (--fail-on none)")
     return f"{gate}, {counts or 'no findings'}"
+
+
+def _add_jobs_option(parser: argparse.ArgumentParser,
+                     what: str = "processes that decode and search uploads") -> None:
+    from auditor.jobs import default_jobs, jobs_argument
+
+    parser.add_argument("--jobs", "-j", type=jobs_argument, default=default_jobs(),
+                        metavar="N",
+                        help=f"{what} (default: the cores of this machine); the report is "
+                             f"the same for any N")
 
 
 def _load_gates(args: argparse.Namespace, folder: Path):
@@ -348,7 +363,10 @@ class _progress:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from auditor.check import discover_cases, load_case, run_case
+    import functools
+
+    from auditor.check import CaseResult, discover_cases, load_case, run_case
+    from auditor.jobs import in_processes
 
     expect_files = discover_cases(args.dir)
     if not expect_files:
@@ -359,14 +377,18 @@ def cmd_check(args: argparse.Namespace) -> int:
         try:
             case = load_case(expect_file)
         except InputError as e:
-            from auditor.check import Case, CaseResult
+            from auditor.check import Case
 
             case = Case(name=Path(expect_file).parent.name, folder=Path(expect_file).parent,
                         expect_file=Path(expect_file), captures=[], keylogs=[], device=None,
                         policies=None, opt_in_at=None, expectations=[])
             outcomes.append(CaseResult(case=case, error=str(e)))
             continue
-        outcomes.append(run_case(case, baseline=baseline, suppressions=suppressions))
+        outcomes.append(case)  # run below, all cases at once
+    run = functools.partial(run_case, baseline=baseline, suppressions=suppressions)
+    cases = [o for o in outcomes if not isinstance(o, CaseResult)]
+    done = iter(in_processes(run, cases, args.jobs))
+    outcomes = [o if isinstance(o, CaseResult) else next(done) for o in outcomes]
     # the case lines are the result, on stdout, unless a summary format takes stdout
     summary_to_stdout = args.format != "terminal" and not args.output
     out = console(args, stderr=summary_to_stdout)

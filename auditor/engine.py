@@ -15,6 +15,7 @@ import time as _time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from auditor import __version__
 from auditor.decode import fields_of
@@ -24,6 +25,9 @@ from auditor.judge import Hit, PolicySet, build_findings, evaluate
 from auditor.judge.destination import Destination, DestinationResolver
 from auditor.model import Exchange, Finding, InputError, InputInfo, Observation
 from auditor.sources import ProgressCallback
+
+if TYPE_CHECKING:
+    from auditor.jobs import Workers
 
 #: How many characters of an exchange's headers a report keeps as evidence.
 _HEADER_EVIDENCE_LIMIT = 4096
@@ -96,25 +100,36 @@ class Audit:
     def add(self, exchange: Exchange) -> tuple[Exchange, list[Observation]]:
         """Analyse one exchange; returns it as the audit keeps it (with its id, without its
         body, headers trimmed to the evidence kept) and its observations."""
+        kept = self.admit(exchange)
+        observations, notes = analyse(self.detector, exchange, kept)
+        self.record(kept, observations, notes)
+        return kept, observations
+
+    def admit(self, exchange: Exchange) -> Exchange:
+        """The part of `add` that depends on capture order: a consent request seen here is
+        applied, the exchange gets its id and is kept (without its body) with its
+        destination. `analyse` and `record` finish it, here or in a worker (auditor.jobs)."""
         if self.policies.is_opt_in(exchange):
             self.mark_opt_in(exchange.time, f"policy consent: {exchange.request_line}")
-        # one copy per exchange: what is kept is also what detection and judging see
-        kept = dataclasses.replace(exchange, id=len(self.exchanges) + 1, body=b"",
-                                   headers=_trim_headers(exchange.headers))
-        notes: list[str] = []
-        try:
-            observations = self.detector.observe(kept, fields_of(exchange, warnings=notes))
-        except Exception as error:  # noqa: BLE001 - one odd upload must not end the audit
-            observations = []
-            notes.append(f"analysis failed ({type(error).__name__}: {error}); this upload "
-                         f"was not searched — please report it with the capture")
-        if notes and self.inputs:
-            self.inputs[-1].warnings.extend(f"{exchange.source}: {n}" for n in notes)
+        kept = keep(exchange, len(self.exchanges) + 1)
         self.destinations[kept.id] = self.resolver.resolve(exchange.host, exchange.server_ip)
         self.exchanges.append(kept)
+        return kept
+
+    def record(self, kept: Exchange, observations: list[Observation], notes: list[str],
+               info: InputInfo | None = None, at: int | None = None) -> None:
+        """An admitted exchange's observations, and its analysis notes as warnings of its
+        input (`info`, default the last one; at index `at`, default the end)."""
+        if info is None and self.inputs:
+            info = self.inputs[-1]
+        if notes and info is not None:
+            lines = [f"{kept.source}: {n}" for n in notes]
+            if at is None:
+                info.warnings.extend(lines)
+            else:
+                info.warnings[at:at] = lines
         if observations:
             self.observations[kept.id] = observations
-        return kept, observations
 
     def mark_opt_in(self, when: float, source: str) -> None:
         """The user opted in at `when`; the earliest opt-in wins (an explicit one stays)."""
@@ -152,6 +167,28 @@ class Audit:
         )
 
 
+def keep(exchange: Exchange, exchange_id: int) -> Exchange:
+    """The copy of an exchange an audit keeps, and detection and judging see: its id, no
+    body, headers trimmed to the evidence kept."""
+    return dataclasses.replace(exchange, id=exchange_id, body=b"",
+                               headers=_trim_headers(exchange.headers))
+
+
+def analyse(detector: Detector, exchange: Exchange,
+            kept: Exchange) -> tuple[list[Observation], list[str]]:
+    """Decode and search one exchange (`kept` is its `keep` copy): its observations and
+    the notes of its analysis. Depends on nothing but its arguments, so it runs the same
+    in a worker process."""
+    notes: list[str] = []
+    try:
+        observations = detector.observe(kept, fields_of(exchange, warnings=notes))
+    except Exception as error:  # noqa: BLE001 - one odd upload must not end the audit
+        observations = []
+        notes.append(f"analysis failed ({type(error).__name__}: {error}); this upload "
+                     f"was not searched — please report it with the capture")
+    return observations, notes
+
+
 def _trim_headers(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
     if sum(len(name) + len(value) for name, value in headers) <= _HEADER_EVIDENCE_LIMIT:
         return headers  # the usual case: nothing to cut, no copy
@@ -178,8 +215,11 @@ def analyze_files(
     *,
     keylogs: Iterable[str] = (),
     progress: ProgressCallback | None = None,
+    workers: Workers | None = None,
 ) -> AuditResult:
-    """Read every capture into `audit` and finish it. Raises InputError for unreadable input."""
+    """Read every capture into `audit` and finish it; exchanges are analysed by `workers`
+    when given (`auditor.jobs.workers_for`), else here. Raises InputError for unreadable
+    input."""
     from auditor.sources import open_capture
 
     keylogs = list(keylogs)
@@ -192,9 +232,14 @@ def analyze_files(
         info, exchanges = open_capture(path, keylogs=keylogs, progress=progress)
         audit.add_input(info)
         for exchange in exchanges:
-            audit.add(exchange)
+            if workers is None:
+                audit.add(exchange)
+            else:
+                workers.add(exchange, info)
         if not info.sha256:  # the pcap reader hashes as it reads; other readers do not
             info.sha256 = file_digest(path)
+    if workers is not None:
+        workers.finish()
     return audit.finish()
 
 

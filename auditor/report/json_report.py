@@ -20,7 +20,6 @@ the same values inside URLs and hosts) are masked unless --reveal.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +34,7 @@ from auditor.report.common import (
     sorted_findings,
     verdict,
 )
+from auditor.report.fastjson import dumps_indented
 from auditor.report.mask import Masker
 from auditor.report.view import headline, masker_for
 
@@ -87,7 +87,7 @@ def iter_json(result: AuditResult, *, reveal: bool = False,
     }
     document = report_dict(result, reveal=reveal, fail_on=fail_on, skip=_LONG_LISTS,
                            masker=masker)
-    text = json.dumps(document, indent=2, ensure_ascii=False)
+    text = dumps_indented(document)
     for name in _LONG_LISTS:
         marker = f'"{name}": []'
         before, text = text.split(marker, 1)
@@ -95,7 +95,7 @@ def iter_json(result: AuditResult, *, reveal: bool = False,
         yield f'"{name}": ['
         first = True
         for record in items[name]():
-            body = json.dumps(record, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+            body = dumps_indented(record).replace("\n", "\n    ")
             yield ("\n    " if first else ",\n    ") + body
             first = False
         yield "]" if first else "\n  ]"

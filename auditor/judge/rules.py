@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from auditor.judge.hosts import host_matches, host_matches_any, path_matches, strip_port
-from auditor.model import Exchange, Severity
+from auditor.model import App, Exchange, Severity
 
 if TYPE_CHECKING:
     from auditor.judge.destination import Destination
@@ -36,12 +36,15 @@ class DestinationConditions:
     organisations: frozenset[str] = frozenset()  # lower-cased organisation names
     not_organisations: frozenset[str] = frozenset()
     party: str | None = None  # "first" | "third" | None (any)
+    trackers: frozenset[str] = frozenset()  # lower-cased Exodus SDK names: one must be named
+    categories: frozenset[str] = frozenset()  # Exodus categories: every named SDK has one
 
     @property
     def needs_destination(self) -> bool:
         """Whether any condition looks beyond the host name."""
         return bool(self.countries or self.not_countries or self.organisations
-                    or self.not_organisations or self.party)
+                    or self.not_organisations or self.party or self.trackers
+                    or self.categories)
 
     def fits(self, host: str, destination: Destination | None) -> bool:
         host = strip_port(host)
@@ -63,7 +66,30 @@ class DestinationConditions:
             return False
         if self.not_organisations and organisation in self.not_organisations:
             return False
+        if self.trackers and not self.trackers & {t.lower() for t in destination.trackers}:
+            return False
+        if self.categories and not self.categories & set(destination.tracker_categories):
+            return False
         return self.party is None or destination.party == self.party
+
+
+@dataclass(frozen=True)
+class AppConditions:
+    """A rule's `from:` block: which app sent the upload. Globs over the package or app
+    name (case-insensitive), or `uid:10057`. Both need the input to record the app (a
+    PCAPdroid capture): an upload of unknown app fits neither `apps` nor `not_apps`."""
+
+    apps: tuple[str, ...] = ()
+    not_apps: tuple[str, ...] = ()
+
+    def fits(self, app: App | None) -> bool:
+        if not self.apps and not self.not_apps:
+            return True
+        if app is None:
+            return False
+        if self.apps and not any(app.matches(p) for p in self.apps):
+            return False
+        return not any(app.matches(p) for p in self.not_apps)
 
 
 @dataclass(frozen=True)
@@ -84,6 +110,7 @@ class Rule:
     policy_file: str = ""  # the file it was read from, as shown to users
     line: int = 0  # the line of its `id:`
     false_positives: tuple[str, ...] = ()  # known harmless causes, Sigma-style
+    sender: AppConditions = field(default_factory=AppConditions)  # `from:`, the sending app
 
 
 @dataclass(frozen=True)

@@ -144,7 +144,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from auditor.suppress import apply_gates
 
     audit = build_audit(device=args.device, policies=args.policy, opt_in_at=args.opt_in_at,
-                        geoip=args.geoip, pattern_mode=not args.no_patterns)
+                        geoip=args.geoip, pattern_mode=not args.no_patterns,
+                        declared=args.declared, trackers=args.trackers)
     baseline, suppressions = _load_gates(args, Path.cwd())
     with _progress(enabled=not args.quiet) as progress:
         result = analyze_files(args.captures, audit, keylogs=args.keylog, progress=progress)

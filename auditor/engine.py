@@ -210,14 +210,24 @@ def build_audit(
     opt_in_at: str | float | None = None,
     geoip: str | None = None,
     pattern_mode: bool = True,
+    declared: list[str] | str | None = None,
+    trackers: str | None = None,
 ) -> Audit:
-    """An `Audit` from the options every front-end shares. Raises InputError on bad input."""
+    """An `Audit` from the options every front-end shares. Raises InputError on bad input.
+
+    `declared`: declaration files (what the app says it collects and shares); `trackers`:
+    a refreshed Exodus tracker list instead of the bundled one."""
     from auditor.detect.profile import load_profile
     from auditor.judge import load_policies
+    from auditor.judge.declared import load_declaration
+    from auditor.judge.trackers import load_trackers
 
     profile = load_profile(device) if device else None
     policy_set = load_policies(list(policies) if policies else None)
+    for path in [declared] if isinstance(declared, str) else (declared or []):
+        policy_set.add_declaration(load_declaration(path))
     when = parse_time(str(opt_in_at)) if opt_in_at not in (None, "") else None
-    resolver = DestinationResolver(vendor=profile.vendor if profile else "", geoip_path=geoip)
+    resolver = DestinationResolver(vendor=profile.vendor if profile else "", geoip_path=geoip,
+                                   trackers=load_trackers(trackers))
     return Audit(profile, policy_set, opt_in_at=when, resolver=resolver,
                  pattern_mode=pattern_mode)

@@ -38,13 +38,16 @@ class DestinationConditions:
     party: str | None = None  # "first" | "third" | None (any)
     trackers: frozenset[str] = frozenset()  # lower-cased Exodus SDK names: one must be named
     categories: frozenset[str] = frozenset()  # Exodus categories: every named SDK has one
+    # declarations only: the receiver is a third party — named by the organisation map or
+    # the Exodus list, and not one of these organisations or domains (the app's own)
+    third_party_of: tuple[str, ...] | None = None
 
     @property
     def needs_destination(self) -> bool:
         """Whether any condition looks beyond the host name."""
         return bool(self.countries or self.not_countries or self.organisations
                     or self.not_organisations or self.party or self.trackers
-                    or self.categories)
+                    or self.categories or self.third_party_of is not None)
 
     def fits(self, host: str, destination: Destination | None) -> bool:
         host = strip_port(host)
@@ -70,7 +73,23 @@ class DestinationConditions:
             return False
         if self.categories and not self.categories & set(destination.tracker_categories):
             return False
+        if self.third_party_of is not None and not _third_party(host, destination,
+                                                                self.third_party_of):
+            return False
         return self.party is None or destination.party == self.party
+
+
+def _third_party(host: str, destination: Destination, first_parties: tuple[str, ...]) -> bool:
+    """Named by the organisation map or the tracker list, and none of the first parties
+    (organisation names, or domains the host is or is under)."""
+    if not destination.organisation and not destination.trackers:
+        return False
+    host = host.lower().rstrip(".")
+    for first in (f.lower() for f in first_parties):
+        if first == destination.organisation.lower() or host == first \
+                or host.endswith("." + first):
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -152,6 +171,12 @@ class PolicySet:
     rules: list[Rule] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     opt_in: list[OptInMatcher] = field(default_factory=list)
+    declarations: list = field(default_factory=list)  # judge.declared.Declaration, --declared
+
+    def add_declaration(self, declaration) -> None:
+        """Judge uploads against what an app declared (its rules join the policies)."""
+        self.declarations.append(declaration)
+        self.rules.extend(declaration.rules())
 
     def is_opt_in(self, exchange: Exchange) -> bool:
         """Whether this request is the user opting in (per any policy's `consent.opt_in`)."""

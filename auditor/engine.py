@@ -23,6 +23,7 @@ from auditor.detect import Detector
 from auditor.detect.profile import DeviceProfile
 from auditor.judge import Hit, PolicySet, build_findings, evaluate
 from auditor.judge.destination import Destination, DestinationResolver
+from auditor.judge.trackers import TrackerList
 from auditor.model import Exchange, Finding, InputError, InputInfo, Observation
 from auditor.sources import ProgressCallback
 
@@ -48,6 +49,8 @@ class AuditResult:
     geo_data: str = ""  # which geolocation data was used, with its date
     suppressed: list[Finding] = field(default_factory=list)  # baselined or ignored findings
     generated_at: float = field(default_factory=_time.time)
+    trackers: TrackerList | None = None  # the Exodus list that named SDKs (for the evidence)
+    organisations_path: str = ""  # the organisation map that named organisations
 
     @property
     def start_time(self) -> float | None:
@@ -140,6 +143,8 @@ class Audit:
             policies=self.policies,
             destinations=self.destinations,
             geo_data=self.resolver.data_description,
+            trackers=self.resolver.trackers,
+            organisations_path=self.resolver.organisations_path,
         )
 
 

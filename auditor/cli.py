@@ -104,6 +104,24 @@ def build_parser(*, with_proxy_options: bool = True) -> argparse.ArgumentParser:
                        help="show identifiers unmasked in reports")
     check.set_defaults(func=cmd_check)
 
+    trackers = commands.add_parser(
+        "trackers", help="the Exodus tracker list: refresh it, or ask what it says of a host",
+        description="The Exodus Privacy tracker list (ODbL 1.0) that names the SDKs behind "
+                    "hosts. A snapshot is bundled; `refresh` downloads the current one.")
+    trackers_commands = trackers.add_subparsers(title="trackers commands", metavar="ACTION")
+    refresh = trackers_commands.add_parser(
+        "refresh", help="download the current list, check it, and save it unchanged")
+    refresh.add_argument("--output", "-o", metavar="FILE",
+                         help="where to save it (default: ~/.local/share/handset-auditor/"
+                              "exodus-trackers.json); use it with --trackers FILE")
+    refresh.add_argument("--url", help="the API address (default: Exodus Privacy's)")
+    refresh.set_defaults(func=cmd_trackers_refresh)
+    show = trackers_commands.add_parser("show", help="the organisation and SDKs behind hosts")
+    show.add_argument("hosts", nargs="+", metavar="HOST")
+    show.add_argument("--trackers", metavar="FILE", help="a refreshed list instead of the "
+                                                         "bundled one")
+    show.set_defaults(func=cmd_trackers_show)
+
     rules = commands.add_parser("rules", help="list, show or validate policies",
                                 description="List, show or validate policy files.")
     rules_commands = rules.add_subparsers(title="rules commands", metavar="ACTION")
@@ -134,6 +152,37 @@ def _add_gate_options(parser: argparse.ArgumentParser, *, fail_on: bool = True) 
                         help="an earlier JSON report: findings already in it do not fail the run")
     parser.add_argument("--ignore", metavar="FILE",
                         help="suppression file (default: .auditor-ignore.yaml when present)")
+
+
+# -- trackers -----------------------------------------------------------------------------
+
+
+def cmd_trackers_refresh(args: argparse.Namespace) -> int:
+    from auditor.judge.trackers import EXODUS_URL, default_refresh_path, refresh
+
+    output = args.output or str(default_refresh_path())
+    trackers = refresh(output, args.url or EXODUS_URL)
+    signed = sum(1 for t in trackers.trackers if t.alternatives)
+    print(f"{output}: {len(trackers.trackers)} trackers ({signed} with host signatures), "
+          f"SHA-256 {trackers.sha256}\nuse it with: auditor analyze ... --trackers {output}\n"
+          f"The list is Exodus Privacy's, under the Open Database License 1.0.")
+    return ExitCode.OK
+
+
+def cmd_trackers_show(args: argparse.Namespace) -> int:
+    from auditor.judge.destination import DestinationResolver
+    from auditor.judge.trackers import load_trackers
+    from auditor.report.attribution import receiver_label
+
+    resolver = DestinationResolver(trackers=load_trackers(args.trackers))
+    for host in args.hosts:
+        destination = resolver.resolve(host, "")
+        label = receiver_label(destination) or "not named by the organisation map or the list"
+        print(f"{host}: {label}")
+        if destination.tracker_note:
+            print(f"  note: {destination.tracker_note}")
+    print(f"({resolver.trackers.description})")
+    return ExitCode.OK
 
 
 # -- analyze ------------------------------------------------------------------------------

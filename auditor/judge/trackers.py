@@ -239,3 +239,41 @@ def _website_owner(tracker: Tracker, owner_of) -> str | None:
     site = re.sub(r"^[a-z]+://", "", tracker.website.lower()).split("/", 1)[0]
     owner = owner_of(site) if site else None
     return owner.name if owner else None
+
+
+#: A download smaller than this is not the whole list (an error page, a truncated answer).
+_MIN_TRACKERS, _MIN_SIGNATURES = 200, 100
+
+
+def refresh(output: str | Path, url: str = EXODUS_URL, timeout: float = 60.0) -> TrackerList:
+    """Download the list, check it, and write its bytes unchanged to `output` (only when
+    it passes). InputError says what was wrong with the download."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - https URL
+            raw = answer.read()
+    except (urllib.error.URLError, OSError) as e:
+        raise InputError(f"{url}: cannot download the tracker list: "
+                         f"{getattr(e, 'reason', e)}") from None
+    trackers = parse_trackers(raw, url)
+    signed = sum(1 for t in trackers if t.alternatives)
+    if len(trackers) < _MIN_TRACKERS or signed < _MIN_SIGNATURES:
+        raise InputError(f"{url}: only {len(trackers)} trackers ({signed} with host "
+                         f"signatures); expected the whole list (hundreds); nothing written")
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.name + ".part")
+    partial.write_bytes(raw)
+    partial.replace(output)
+    return TrackerList(trackers, path=str(output), sha256=hashlib.sha256(raw).hexdigest(),
+                       version=f"Exodus Privacy tracker list from {url}")
+
+
+def default_refresh_path() -> Path:
+    """Where `auditor trackers refresh` writes by default ($XDG_DATA_HOME or ~/.local/share)."""
+    import os
+
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "handset-auditor" / "exodus-trackers.json"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +96,57 @@ def test_policies_name_trackers_and_categories_checked_at_their_line(tmp_path):
     rule = load_policies([str(path)]).rules[0]
     assert rule.to.trackers == {"google firebase analytics"}
     assert rule.sender.apps == ("x",)
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A local HTTP server (127.0.0.1, free port) serving files of tmp_path/www."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_refresh_saves_a_checked_download_unchanged(served, tmp_path, capsys):
+    from auditor.cli import main
+
+    root, base = served
+    (root / "trackers").write_bytes(BUNDLED_TRACKERS.read_bytes())
+    (root / "short").write_text('{"trackers": {"1": {"name": "X", "network_signature": "x"}}}')
+    out = tmp_path / "list.json"
+    assert main(["trackers", "refresh", "--url", f"{base}/trackers", "-o", str(out)]) == 0
+    assert out.read_bytes() == BUNDLED_TRACKERS.read_bytes()
+    assert "432 trackers (260 with host signatures)" in capsys.readouterr().out
+    out.unlink()
+    assert main(["trackers", "refresh", "--url", f"{base}/short", "-o", str(out)]) == 2
+    assert "only 1 trackers" in capsys.readouterr().err and not out.exists()
+    assert main(["trackers", "refresh", "--url", f"{base}/missing", "-o", str(out)]) == 2
+    assert "cannot download" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_refreshed_list_is_used_and_named_in_the_report(tmp_path):
+    from auditor.engine import analyze_files, build_audit
+
+    changed = tmp_path / "list.json"
+    document = json.loads(BUNDLED_TRACKERS.read_bytes())
+    document["trackers"]["999"] = {"id": 999, "name": "Weather Ads", "network_signature":
+                                   r"api\.weather\.example", "categories": ["Advertisement"],
+                                   "website": ""}
+    changed.write_text(json.dumps(document))
+    case = Path(__file__).resolve().parents[2] / "captures" / "pcapdroid-apps"
+    result = analyze_files([str(case / "capture.pcap")], build_audit(trackers=str(changed)))
+    weather = next(d for i, d in result.destinations.items()
+                   if result.exchange(i).host == "api.weather.example")
+    assert weather.trackers == ("Weather Ads",)
+    assert result.trackers.path == str(changed)
+    assert result.trackers.sha256 == hashlib.sha256(changed.read_bytes()).hexdigest()

@@ -252,7 +252,7 @@ def refresh(output: str | Path, url: str = EXODUS_URL, timeout: float = 60.0) ->
     import urllib.request
 
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - https URL
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
             raw = answer.read()
     except (urllib.error.URLError, OSError) as e:
         raise InputError(f"{url}: cannot download the tracker list: "

@@ -11,6 +11,7 @@ from setuptools import find_packages, setup
 setup(
     packages=[*find_packages(include=["auditor", "auditor.*"]), "auditor.rules"],
     package_dir={"auditor.rules": "rules"},
-    package_data={"auditor": ["report/templates/*", "study/templates/*"],
+    package_data={"auditor": ["report/templates/*", "study/templates/*",
+                              "data/*"],  # data: the Exodus tracker list, its ODbL notice
                   "auditor.rules": ["*.yaml", "examples/*.yaml"]},
 )

@@ -38,7 +38,8 @@ from auditor.sources import live
 logger = logging.getLogger("auditor")
 
 #: Options whose change means a new audit (new profile, policies or opt-in time).
-_AUDIT_OPTIONS = {"auditor_device", "auditor_policy", "auditor_opt_in_at", "auditor_geoip"}
+_AUDIT_OPTIONS = {"auditor_device", "auditor_policy", "auditor_opt_in_at", "auditor_geoip",
+                  "auditor_declared", "auditor_trackers"}
 #: Seconds `done` waits for the analysis before saying that it is still busy.
 _PATIENCE = 2.0
 #: How a flow with personal data is marked in mitmproxy's interfaces (`~marked`).
@@ -89,6 +90,10 @@ class Auditor:
                           "When the user opted in (ISO 8601 or epoch seconds).")
         loader.add_option("auditor_geoip", str | None, None,
                           "GeoIP data file for server countries (default: the bundled one).")
+        loader.add_option("auditor_declared", Sequence[str], [],
+                          "What the app declares (Data safety / privacy label YAML); repeatable.")
+        loader.add_option("auditor_trackers", str | None, None,
+                          "An Exodus tracker list instead of the bundled snapshot.")
 
     def configure(self, updated: set[str]) -> None:
         if "auditor_report" in updated and ctx.options.auditor_report:
@@ -102,7 +107,9 @@ class Auditor:
             settings = {"device": ctx.options.auditor_device,
                         "policies": split_policies(ctx.options.auditor_policy),
                         "opt_in_at": ctx.options.auditor_opt_in_at,
-                        "geoip": ctx.options.auditor_geoip}
+                        "geoip": ctx.options.auditor_geoip,
+                        "declared": list(ctx.options.auditor_declared),
+                        "trackers": ctx.options.auditor_trackers}
             try:  # bad options stop mitmproxy here, with the file named
                 self._fallback = build_audit(**settings)
             except InputError as e:

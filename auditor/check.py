@@ -10,6 +10,8 @@ opt_in_at: null                  # ISO 8601 or epoch seconds; default: from the 
 captures: [capture.pcap]         # default: every capture file in the folder
 keylog: [keys.log]               # default: keys.log / *.keylog / sslkeylog*.txt beside it
 allow_unexpected: false          # a finding no entry matches fails the case
+declared: declared.yaml          # what the app declares (Data safety / privacy label);
+                                 # default: declared.yaml beside this file, when present
 expect:
   - {rule: no-identifiers-before-opt-in, host: "*.xiaomi.com", data: [imei], consent: before-opt-in}
   - {rule: no-cleartext-personal-data, count: 0}
@@ -37,7 +39,7 @@ from auditor.suppress import GateResult, Suppression, apply_gates
 EXPECT_FILE = "expect.yaml"
 _CAPTURE_SUFFIXES = {".pcap", ".pcapng", ".cap", ".mitm", ".flows", ".flow", ".har"}
 _KEYLOG_GLOBS = ("keys.log", "*.keylog", "sslkeylog*.txt", "keylog*.txt")
-_TOP_KEYS = {"policies", "device", "opt_in_at", "captures", "keylog", "allow_unexpected",
+_TOP_KEYS = {"declared", "policies", "device", "opt_in_at", "captures", "keylog", "allow_unexpected",
              "expect", "description"}
 _ENTRY_KEYS = {"rule", "host", "data", "consent", "count"}
 _CONSENTS = {"before-opt-in", "after-opt-in"}
@@ -90,6 +92,7 @@ class Case:
     opt_in_at: str | None
     expectations: list[Expectation]
     allow_unexpected: bool = False
+    declared: list[str] = field(default_factory=list)  # declaration files (judge/declared.py)
 
 
 @dataclass
@@ -188,12 +191,15 @@ def load_case(expect_file: str | Path) -> Case:
                          f"add one or list them under `captures:`")
     keylogs = rel(data["keylog"], "keylog") if "keylog" in data else _find_keylogs(folder)
     opt_in = data.get("opt_in_at")
+    declared = rel(data["declared"], "declared") if data.get("declared") else (
+        [str(folder / "declared.yaml")] if (folder / "declared.yaml").is_file() else [])
     entries = top["expect"][1] if "expect" in top else None
     expectations = [] if entries is None else _expectations(path, entries)
     return Case(name=folder.name, folder=folder, expect_file=path, captures=captures,
                 keylogs=keylogs, device=device_path, policies=policies,
                 opt_in_at=None if opt_in is None else str(opt_in),
-                expectations=expectations, allow_unexpected=bool(data.get("allow_unexpected")))
+                expectations=expectations, allow_unexpected=bool(data.get("allow_unexpected")),
+                declared=declared)
 
 
 def _mapping(path: Path, node: yaml.Node) -> dict[str, tuple[yaml.Node, yaml.Node]]:
@@ -265,7 +271,8 @@ def run_case(case: Case, *, baseline: set[str] | None = None,
     """Analyse the case's captures and hold the findings to its expectations."""
     outcome = CaseResult(case=case)
     try:
-        audit = build_audit(device=case.device, policies=case.policies, opt_in_at=case.opt_in_at)
+        audit = build_audit(device=case.device, policies=case.policies, opt_in_at=case.opt_in_at,
+                            declared=case.declared)
         check_rules_exist(case, [r.id for r in audit.policies.rules])
         outcome.result = analyze_files(case.captures, audit, keylogs=case.keylogs)
     except InputError as e:

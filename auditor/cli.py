@@ -155,6 +155,24 @@ def build_parser(*, with_proxy_options: bool = True) -> argparse.ArgumentParser:
     diff_command.add_arguments(diff)
     diff.set_defaults(func=diff_command.run)
 
+    trackers = commands.add_parser(
+        "trackers", help="the Exodus tracker list: refresh it, or ask what it says of a host",
+        description="The Exodus Privacy tracker list (ODbL 1.0) that names the SDKs behind "
+                    "hosts. A snapshot is bundled; `refresh` downloads the current one.")
+    trackers_commands = trackers.add_subparsers(title="trackers commands", metavar="ACTION")
+    refresh = trackers_commands.add_parser(
+        "refresh", help="download the current list, check it, and save it unchanged")
+    refresh.add_argument("--output", "-o", metavar="FILE",
+                         help="where to save it (default: ~/.local/share/handset-auditor/"
+                              "exodus-trackers.json); use it with --trackers FILE")
+    refresh.add_argument("--url", help="the API address (default: Exodus Privacy's)")
+    refresh.set_defaults(func=cmd_trackers_refresh)
+    show = trackers_commands.add_parser("show", help="the organisation and SDKs behind hosts")
+    show.add_argument("hosts", nargs="+", metavar="HOST")
+    show.add_argument("--trackers", metavar="FILE", help="a refreshed list instead of the "
+                                                         "bundled one")
+    show.set_defaults(func=cmd_trackers_show)
+
     rules = commands.add_parser("rules", help="list, show or validate policies",
                                 description="List, show or validate policy files.")
     rules.set_defaults(parser=rules)
@@ -201,6 +219,37 @@ def _add_gate_options(parser: argparse.ArgumentParser, *, fail_on: bool = True) 
                              "rule no policy defines, or matched no finding)")
 
 
+# -- trackers -----------------------------------------------------------------------------
+
+
+def cmd_trackers_refresh(args: argparse.Namespace) -> int:
+    from auditor.judge.trackers import EXODUS_URL, default_refresh_path, refresh
+
+    output = args.output or str(default_refresh_path())
+    trackers = refresh(output, args.url or EXODUS_URL)
+    signed = sum(1 for t in trackers.trackers if t.alternatives)
+    print(f"{output}: {len(trackers.trackers)} trackers ({signed} with host signatures), "
+          f"SHA-256 {trackers.sha256}\nuse it with: auditor analyze ... --trackers {output}\n"
+          f"The list is Exodus Privacy's, under the Open Database License 1.0.")
+    return ExitCode.OK
+
+
+def cmd_trackers_show(args: argparse.Namespace) -> int:
+    from auditor.judge.destination import DestinationResolver
+    from auditor.judge.trackers import load_trackers
+    from auditor.report.attribution import receiver_label
+
+    resolver = DestinationResolver(trackers=load_trackers(args.trackers))
+    for host in args.hosts:
+        destination = resolver.resolve(host, "")
+        label = receiver_label(destination) or "not named by the organisation map or the list"
+        print(f"{host}: {label}")
+        if destination.tracker_note:
+            print(f"  note: {destination.tracker_note}")
+    print(f"({resolver.trackers.description})")
+    return ExitCode.OK
+
+
 # -- analyze ------------------------------------------------------------------------------
 
 
@@ -211,7 +260,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     captures = _distinct_captures(args.captures)
     audit = build_audit(device=args.device, policies=args.policy, opt_in_at=args.opt_in_at,
-                        geoip=args.geoip, pattern_mode=not args.no_patterns)
+                        geoip=args.geoip, pattern_mode=not args.no_patterns,
+                        declared=args.declared, trackers=args.trackers)
     baseline, suppressions = _load_gates(args, Path.cwd())
     with workers_for(audit, args.jobs, captures) as workers, \
             _progress(enabled=not args.quiet) as progress:

@@ -23,6 +23,7 @@ from auditor.detect import Detector
 from auditor.detect.profile import DeviceProfile
 from auditor.judge import Hit, PolicySet, build_findings, evaluate
 from auditor.judge.destination import Destination, DestinationResolver
+from auditor.judge.trackers import TrackerList
 from auditor.model import Exchange, Finding, InputError, InputInfo, Observation
 from auditor.sources import ProgressCallback
 
@@ -55,6 +56,8 @@ class AuditResult:
     #: Uploads that were seen but not analysed (live: the analysis process could not be
     #: kept running); when any, the verdict is INCOMPLETE, never PASS.
     incomplete: list[str] = field(default_factory=list)
+    trackers: TrackerList | None = None  # the Exodus list that named SDKs (for the evidence)
+    organisations_path: str = ""  # the organisation map that named organisations
 
     @property
     def start_time(self) -> float | None:
@@ -164,6 +167,8 @@ class Audit:
             destinations=self.destinations,
             geo_data=self.resolver.data_description,
             pattern_mode=self.pattern_mode,
+            trackers=self.resolver.trackers,
+            organisations_path=self.resolver.organisations_path,
         )
 
 
@@ -299,16 +304,26 @@ def build_audit(
     opt_in_at: str | float | None = None,
     geoip: str | None = None,
     pattern_mode: bool = True,
+    declared: list[str] | str | None = None,
+    trackers: str | None = None,
 ) -> Audit:
-    """An `Audit` from the options every front-end shares. Raises InputError on bad input."""
+    """An `Audit` from the options every front-end shares. Raises InputError on bad input.
+
+    `declared`: declaration files (what the app says it collects and shares); `trackers`:
+    a refreshed Exodus tracker list instead of the bundled one."""
     from auditor.detect.profile import load_profile
     from auditor.judge import load_policies
+    from auditor.judge.declared import load_declaration
+    from auditor.judge.trackers import load_trackers
 
     profile = load_profile(device) if device else None
     policy_set = load_policies(list(policies) if policies else None)
+    for path in [declared] if isinstance(declared, str) else (declared or []):
+        policy_set.add_declaration(load_declaration(path))
     when, offset, frame = (parse_opt_in(str(opt_in_at)) if opt_in_at not in (None, "")
                            else (None, None, None))
-    resolver = DestinationResolver(vendor=profile.vendor if profile else "", geoip_path=geoip)
+    resolver = DestinationResolver(vendor=profile.vendor if profile else "", geoip_path=geoip,
+                                   trackers=load_trackers(trackers))
     audit = Audit(profile, policy_set, opt_in_at=when, resolver=resolver,
                   pattern_mode=pattern_mode)
     if offset is not None or frame is not None:

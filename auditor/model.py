@@ -63,6 +63,39 @@ WHERES = ("url", "path", "query", "header", "cookie", "body", "dns", "websocket"
 
 
 @dataclass(frozen=True, slots=True)
+class App:
+    """The app that sent an upload, as the input itself records it (never guessed)."""
+
+    uid: int | None  # Android user id of the app, when recorded
+    package: str = ""  # package name (com.example.app), when recorded
+    name: str = ""  # the app's name as shown to users, when recorded
+    source: str = ""  # where this came from: "PCAPdroid trailer", "PCAPdroid pcapng UID map"
+
+    @property
+    def label(self) -> str:
+        """`Cloud Messenger (com.xiaomi.xmsf, uid 10057)`: every part the input gave."""
+        extra = [self.package] if self.name and self.package else []
+        if self.uid is not None:
+            extra.append(f"uid {self.uid}")
+        main = self.name or self.package
+        if not main:
+            return ", ".join(extra)
+        return f"{main} ({', '.join(extra)})" if extra else main
+
+    def matches(self, pattern: str) -> bool:
+        """Whether a policy's app glob names this app (package or name, case-insensitive,
+        or `uid:10057`)."""
+        from fnmatch import fnmatchcase
+
+        pattern = pattern.strip().lower()
+        if pattern.startswith("uid:"):
+            return self.uid is not None and pattern[4:].strip() == str(self.uid)
+        return any(fnmatchcase(text.lower(), pattern) for text in (self.package, self.name)
+                   if text)
+
+
+
+@dataclass(frozen=True, slots=True)
 class Exchange:
     """One thing the handset sent: an HTTP request, a DNS query, a TLS connection, a
     WebSocket or raw TCP/UDP message. Only bytes going *up* (phone to server) are kept;
@@ -88,6 +121,7 @@ class Exchange:
     alpn: str = ""  # negotiated or offered ALPN for TLS, when known
     end_time: float | None = None  # time of the last byte of the exchange, when known
     notes: tuple[str, ...] = ()  # things a reader should know about this exchange ("gap")
+    app: App | None = None  # the app that sent it, when the input records it (PCAPdroid)
 
     @property
     def request_line(self) -> str:
@@ -164,6 +198,7 @@ class Finding:
     policy_file: str = ""  # the policy file the rule came from
     fingerprint: str = ""  # stable across runs: rule, host, data types, where, key
     severity_note: str = ""  # why severity differs from the rule's (pattern confidence), or ""
+    app: str = ""  # the sending app's label when the input records it; findings group by it
 
 
 @dataclass(slots=True)

@@ -21,6 +21,12 @@ def add_audit_options(parser: argparse.ArgumentParser, *, patterns: bool = True)
                         help="show identifiers unmasked (the report is then personal data)")
     parser.add_argument("--geoip", metavar="FILE.mmdb",
                         help="a GeoLite2/DB-IP .mmdb to use instead of the bundled geoip2fast data")
+    parser.add_argument("--declared", action="append", metavar="FILE",
+                        help="what the app declares it collects and shares (Google Play Data "
+                             "safety or App Store privacy label, YAML); repeatable")
+    parser.add_argument("--trackers", metavar="FILE",
+                        help="an Exodus tracker list (`auditor trackers refresh`) instead of "
+                             "the bundled snapshot")
     if patterns:
         parser.add_argument("--no-patterns", action="store_true",
                             help="report known device values only, no pattern matches")

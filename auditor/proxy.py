@@ -89,6 +89,8 @@ async def _serve(args: argparse.Namespace, console: Console) -> int:
         auditor_report=args.report,
         auditor_reveal=args.reveal,
         auditor_geoip=args.geoip,
+        auditor_declared=args.declared or [],
+        auditor_trackers=args.trackers,
     )
     opts.set(*args.mitmproxy_options)
     _install_signals(master, auditor)

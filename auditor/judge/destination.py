@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from auditor.judge.geo import GeoData
 from auditor.judge.hosts import strip_port
 from auditor.judge.organisations import OrganisationMap, load_organisations
+from auditor.judge.trackers import TrackerAttribution, TrackerList, attribute, load_trackers
 
 #: Ranges reserved for examples in documentation (RFC 5737, RFC 3849, RFC 9637).
 _DOCUMENTATION = tuple(ipaddress.ip_network(n) for n in (
@@ -26,6 +27,11 @@ class Destination:
     as_name: str  # the network's name ("GOOGLE", "China Mobile ..."), "" when unknown
     organisation: str  # from the domain map, "" when the host is not in it
     party: str  # first (the device's vendor) | third (another known organisation) | unknown
+    trackers: tuple[str, ...] = ()  # Exodus SDK names; several: the host is one of them
+    tracker_categories: tuple[str, ...] = ()  # categories every named SDK has
+    tracker_note: str = ""  # why a tracker match was not used, or that SDKs share the host
+    named_by: tuple[str, ...] = ()  # which sources named the receiver: "organisation map",
+    #                                 "Exodus tracker list"
 
 
 def _is_address(text: str) -> bool:
@@ -62,10 +68,13 @@ class DestinationResolver:
     """Resolves (host, server IP) to a `Destination`, caching each pair."""
 
     def __init__(self, vendor: str = "", geoip_path: str | None = None,
-                 organisations_path: str | None = None) -> None:
+                 organisations_path: str | None = None,
+                 trackers: TrackerList | None = None) -> None:
         self.vendor = vendor.strip()
         self._geo = GeoData(geoip_path)
         self._organisations: OrganisationMap = load_organisations(organisations_path)
+        self.trackers = trackers if trackers is not None else load_trackers()
+        self.organisations_path = organisations_path or "rules/organisations.yaml"
         vendor_org = self._organisations.named(self.vendor) if self.vendor else None
         self._vendor_names = {self.vendor.lower()} | (
             {vendor_org.name.lower()} if vendor_org else set())
@@ -90,10 +99,16 @@ class DestinationResolver:
         facts = self._geo.lookup(ip) if scope == "public" else None
         owner = self._organisations.owner(host) if host and not host_is_address else None
         organisation = owner.name if owner else ""
+        sdks = attribute(self.trackers, host, self._organisations.owner) \
+            if host and not host_is_address else TrackerAttribution()
+        named_by = (("organisation map",) if owner else ()) + (
+            ("Exodus tracker list",) if sdks.trackers else ())
         return Destination(
             ip=ip, country=facts.country if facts else "", scope=scope,
             asn=facts.asn if facts else None, as_name=facts.as_name if facts else "",
-            organisation=organisation, party=self._party(organisation))
+            organisation=organisation, party=self._party(organisation),
+            trackers=sdks.trackers, tracker_categories=sdks.categories,
+            tracker_note=sdks.note, named_by=named_by)
 
     def _party(self, organisation: str) -> str:
         """First party is the vendor; without a vendor, no organisation can be judged."""

@@ -82,6 +82,7 @@ def evaluate(
             and rule.match in ("any", o.match)
             and not (o.match == "pattern" and (o.data_type, o.where, o.key) in confirmed)
         )
-        if fitting and rule.to.fits(exchange.host, destination):
+        if fitting and rule.to.fits(exchange.host, destination) \
+                and rule.sender.fits(exchange.app):
             hits.append(Hit(rule, exchange, fitting, phase))
     return hits

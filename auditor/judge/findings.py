@@ -17,7 +17,7 @@ _ARRAY_INDEX = re.compile(r"\[\d+\]")
 
 
 def fingerprint(rule_id: str, host: str, data_types: Iterable[str],
-                places: Iterable[tuple[str, str]]) -> str:
+                places: Iterable[tuple[str, str]], app: str = "") -> str:
     """A stable id for a finding: the same leak in another capture gets the same one.
 
     Built from the rule, the host (lower-case, no port), the data types and the places
@@ -30,19 +30,21 @@ def fingerprint(rule_id: str, host: str, data_types: Iterable[str],
         strip_port(host.lower()).rstrip("."),
         ",".join(sorted(set(data_types))),
         *(f"{where}\t{key}" for where, key in normal_places),
+        *([f"app\t{app}"] if app else []),  # only captures that name the app have one
     ])
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 def build_findings(hits: list[Hit], exchanges: list[Exchange]) -> list[Finding]:
-    """One finding per (rule, host, consent phase), most severe first, then earliest;
-    ids `F1`, `F2`, ... in that order."""
+    """One finding per (rule, host, consent phase, sending app when the input names it),
+    most severe first, then earliest; ids `F1`, `F2`, ... in that order."""
     arrival = {e.id: index for index, e in enumerate(exchanges)}
-    groups: dict[tuple[str, str, str], list[Hit]] = {}
+    groups: dict[tuple[str, str, str, str], list[Hit]] = {}
     for hit in hits:
-        groups.setdefault((hit.rule.id, hit.exchange.host, hit.consent), []).append(hit)
+        app = hit.exchange.app.label if hit.exchange.app is not None else ""
+        groups.setdefault((hit.rule.id, hit.exchange.host, hit.consent, app), []).append(hit)
     drafts = []
-    for (rule_id, host, consent), group in groups.items():
+    for (rule_id, host, consent, app), group in groups.items():
         group.sort(key=lambda h: (h.exchange.time, arrival.get(h.exchange.id, 0)))
         rule = group[0].rule
         observations = tuple(o for h in group for o in h.observations)
@@ -56,8 +58,9 @@ def build_findings(hits: list[Hit], exchanges: list[Exchange]) -> list[Finding]:
             description=rule.description, references=rule.references,
             policy_file=rule.policy_file,
             fingerprint=fingerprint(rule_id, host, data_types,
-                                    ((o.where, o.key) for o in observations)),
+                                    ((o.where, o.key) for o in observations), app),
             severity_note=severity_note,
+            app=app,
         ))
-    drafts.sort(key=lambda f: (-f.severity, f.first_seen, f.rule, f.host, f.consent))
+    drafts.sort(key=lambda f: (-f.severity, f.first_seen, f.rule, f.host, f.consent, f.app))
     return [replace(f, id=f"F{n}") for n, f in enumerate(drafts, 1)]

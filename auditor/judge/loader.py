@@ -23,11 +23,13 @@ from auditor.judge.rules import (
     MATCHES,
     PARTIES,
     TRANSPORTS,
+    AppConditions,
     DestinationConditions,
     OptInMatcher,
     PolicySet,
     Rule,
 )
+from auditor.judge.trackers import CATEGORIES
 from auditor.model import DATA_GROUPS, DATA_TYPES, InputError, Severity, expand_data
 
 #: Files in a rules folder that are data, not policies (they declare another `kind:`).
@@ -35,9 +37,10 @@ DATA_FILE_NAMES = frozenset({"key-hints.yaml", "organisations.yaml"})
 
 _TOP_KEYS = ("kind", "name", "description", "consent", "rules")
 _RULE_KEYS = ("id", "title", "severity", "description", "when", "references", "false_positives")
-_WHEN_KEYS = ("data", "consent", "transport", "encoding", "match", "to")
+_WHEN_KEYS = ("data", "consent", "transport", "encoding", "match", "to", "from")
 _TO_KEYS = ("hosts", "not_hosts", "countries", "not_countries", "organisations",
-            "not_organisations", "party")
+            "not_organisations", "party", "trackers", "categories")
+_FROM_KEYS = ("apps", "not_apps")
 _OPT_IN_KEYS = ("method", "host", "path", "query", "body")
 _KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
@@ -214,7 +217,22 @@ class _FileReader:
                 out[key] = self.choice(entries[key][1], key, choices) or "any"
         if "to" in entries:
             out["to"] = self.destination(entries["to"][1])
+        if "from" in entries:
+            out["sender"] = self.sender(entries["from"][1])
         return out
+
+    def sender(self, node: yaml.Node) -> AppConditions:
+        entries = self.mapping(node, "from", _FROM_KEYS)
+        values: dict = {}
+        for key in _FROM_KEYS:
+            if key in entries:
+                globs = self.scalars(entries[key][1], key)
+                for item, glob in globs:
+                    if not glob.strip():
+                        self.error(item, f"an empty app in from.{key} would name no app; give "
+                                         f"a package (com.example.app), an app name or uid:N")
+                values[key] = tuple(g.strip() for _, g in globs if g.strip())
+        return AppConditions(**values)
 
     def destination(self, node: yaml.Node) -> DestinationConditions:
         entries = self.mapping(node, "to", _TO_KEYS)
@@ -234,7 +252,28 @@ class _FileReader:
                 values[key] = frozenset(o.lower() for _, o in self.scalars(entries[key][1], key))
         if "party" in entries:
             values["party"] = self.choice(entries["party"][1], "party", PARTIES)
+        if "trackers" in entries:
+            values["trackers"] = self.tracker_names(entries["trackers"][1])
+        if "categories" in entries:
+            values["categories"] = frozenset(
+                c for item, c in self.scalars(entries["categories"][1], "categories")
+                if self.choice(item, "tracker category", CATEGORIES))
         return DestinationConditions(**values)
+
+    def tracker_names(self, node: yaml.Node) -> frozenset[str]:
+        """SDK names of the Exodus list, checked against it (case-insensitive)."""
+        from auditor.judge.trackers import bundled_trackers
+
+        known = bundled_trackers().by_name
+        names = set()
+        for item, name in self.scalars(node, "trackers"):
+            if name.lower() in known:
+                names.add(name.lower())
+            else:
+                choices = [t.name for t in known.values()]
+                self.error(item, f"unknown tracker {name!r} ({_suggest(name, choices)}give an "
+                                 f"SDK name of the Exodus list, see `auditor trackers list`)")
+        return frozenset(names)
 
     def countries(self, node: yaml.Node, what: str) -> list[str]:
         codes = []

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from auditor.judge.hosts import host_matches, host_matches_any, path_matches, strip_port
-from auditor.model import Exchange, Severity
+from auditor.model import App, Exchange, Severity
 
 if TYPE_CHECKING:
     from auditor.judge.destination import Destination
@@ -36,12 +36,18 @@ class DestinationConditions:
     organisations: frozenset[str] = frozenset()  # lower-cased organisation names
     not_organisations: frozenset[str] = frozenset()
     party: str | None = None  # "first" | "third" | None (any)
+    trackers: frozenset[str] = frozenset()  # lower-cased Exodus SDK names: one must be named
+    categories: frozenset[str] = frozenset()  # Exodus categories: every named SDK has one
+    # declarations only: the receiver is a third party — named by the organisation map or
+    # the Exodus list, and not one of these organisations or domains (the app's own)
+    third_party_of: tuple[str, ...] | None = None
 
     @property
     def needs_destination(self) -> bool:
         """Whether any condition looks beyond the host name."""
         return bool(self.countries or self.not_countries or self.organisations
-                    or self.not_organisations or self.party)
+                    or self.not_organisations or self.party or self.trackers
+                    or self.categories or self.third_party_of is not None)
 
     def fits(self, host: str, destination: Destination | None) -> bool:
         host = strip_port(host)
@@ -63,7 +69,46 @@ class DestinationConditions:
             return False
         if self.not_organisations and organisation in self.not_organisations:
             return False
+        if self.trackers and not self.trackers & {t.lower() for t in destination.trackers}:
+            return False
+        if self.categories and not self.categories & set(destination.tracker_categories):
+            return False
+        if self.third_party_of is not None and not _third_party(host, destination,
+                                                                self.third_party_of):
+            return False
         return self.party is None or destination.party == self.party
+
+
+def _third_party(host: str, destination: Destination, first_parties: tuple[str, ...]) -> bool:
+    """Named by the organisation map or the tracker list, and none of the first parties
+    (organisation names, or domains the host is or is under)."""
+    if not destination.organisation and not destination.trackers:
+        return False
+    host = host.lower().rstrip(".")
+    for first in (f.lower() for f in first_parties):
+        if first == destination.organisation.lower() or host == first \
+                or host.endswith("." + first):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class AppConditions:
+    """A rule's `from:` block: which app sent the upload. Globs over the package or app
+    name (case-insensitive), or `uid:10057`. Both need the input to record the app (a
+    PCAPdroid capture): an upload of unknown app fits neither `apps` nor `not_apps`."""
+
+    apps: tuple[str, ...] = ()
+    not_apps: tuple[str, ...] = ()
+
+    def fits(self, app: App | None) -> bool:
+        if not self.apps and not self.not_apps:
+            return True
+        if app is None:
+            return False
+        if self.apps and not any(app.matches(p) for p in self.apps):
+            return False
+        return not any(app.matches(p) for p in self.not_apps)
 
 
 @dataclass(frozen=True)
@@ -84,6 +129,7 @@ class Rule:
     policy_file: str = ""  # the file it was read from, as shown to users
     line: int = 0  # the line of its `id:`
     false_positives: tuple[str, ...] = ()  # known harmless causes, Sigma-style
+    sender: AppConditions = field(default_factory=AppConditions)  # `from:`, the sending app
 
 
 @dataclass(frozen=True)
@@ -125,6 +171,12 @@ class PolicySet:
     rules: list[Rule] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     opt_in: list[OptInMatcher] = field(default_factory=list)
+    declarations: list = field(default_factory=list)  # judge.declared.Declaration, --declared
+
+    def add_declaration(self, declaration) -> None:
+        """Judge uploads against what an app declared (its rules join the policies)."""
+        self.declarations.append(declaration)
+        self.rules.extend(declaration.rules())
 
     def is_opt_in(self, exchange: Exchange) -> bool:
         """Whether this request is the user opting in (per any policy's `consent.opt_in`)."""

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from auditor.model import DATA_GROUPS, Exchange, Finding, Severity
+from auditor.report.attribution import receiver_parts
 
 #: Where the project lives; SARIF and HTML point readers to it.
 PROJECT_URL = "https://github.com/handset-auditor/handset-auditor"
@@ -173,6 +174,7 @@ def destination_record(destination: Any) -> dict[str, Any] | None:
         "as_name": getattr(destination, "as_name", "") or "",
         "organisation": getattr(destination, "organisation", "") or "",
         "party": getattr(destination, "party", "") or "",
+        **receiver_parts(destination),  # Exodus SDKs, their categories, who named whom
     }
 
 

@@ -13,6 +13,9 @@ Top level:
   summary       counts and verdict (see `_summary`)
   geo_data      which geolocation data named countries and networks, with its date
   suppressed    findings a baseline or an ignore file took out of the verdict (as `findings`)
+  attribution   where the app, SDK, organisation and declaration names came from: the
+                capture's app metadata, the tracker list (version, SHA-256), the organisation
+                map, each declaration file (SHA-256); see report/attribution.py
 
 Times are ISO 8601 in UTC with milliseconds. Values of the device (observation values, and
 the same values inside URLs and hosts) are masked unless --reveal.
@@ -24,6 +27,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from auditor.model import Exchange, Finding, InputInfo, Observation, Severity
+from auditor.report.attribution import app_record, finding_app, sources
 from auditor.report.common import (
     counts_by_severity,
     destination_record,
@@ -63,6 +67,7 @@ def report_dict(result: AuditResult, *, reveal: bool = False,
         "summary": _summary(result, findings, fail_on, masker),
         "geo_data": result.geo_data,
         "suppressed": [_finding(f, result, masker) for f in sorted_findings(result.suppressed)],
+        "attribution": sources(result),
     }
 
 
@@ -136,6 +141,9 @@ def _exchange(exchange: Exchange, result: AuditResult, masker: Masker) -> dict[s
         # loopback | documentation ...), asn (number or null), as_name, organisation (from
         # the domain map), party (first | third | "" when no vendor was given)
         "destination": destination_record(result.destinations.get(exchange.id)),
+        # the app that sent it, {uid, package, name, source}, or null when the input has no
+        # app metadata (only PCAPdroid captures have it)
+        "app": app_record(exchange.app),
     }
 
 
@@ -170,6 +178,7 @@ def _finding(finding: Finding, result: AuditResult, masker: Masker) -> dict[str,
         "destination": destination_record(result.destinations.get(first) if first else None),
         # why the severity is not the rule's (a pattern match's confidence); absent if it is
         **({"severity_note": finding.severity_note} if finding.severity_note else {}),
+        "app": finding_app(finding) or None,  # the sending app's label, null when unknown
     }
 
 

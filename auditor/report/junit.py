@@ -115,6 +115,7 @@ def render_junit(result: AuditResult, *, reveal: bool = False) -> str:
             if hits:
                 case.message = (f"{len(hits)} finding(s) of {severity} severity: "
                                 + "; ".join(f"{', '.join(f.data_types)} to {f.host}"
+                                            + (f" from {f.app}" if f.app else "")
                                             for f in hits))
                 case.failure = "\n\n".join(_evidence_text(f) for f in hits)
             cases.append(case)
@@ -127,7 +128,9 @@ def render_junit(result: AuditResult, *, reveal: bool = False) -> str:
         suites.append(JUnitSuite(name=path, cases=cases,
                                  timestamp=(iso_time(result.generated_at) or "")[:19],
                                  properties={"verdict": view.verdict,
-                                             "opt_in": result.opt_in_source}))
+                                             "opt_in": result.opt_in_source,
+                                             **{f"attribution {n}": line for n, line in
+                                                enumerate(view.attribution, 1)}}))
     return junit_xml(suites)
 
 
@@ -144,6 +147,8 @@ def _evidence_text(f: FindingView) -> str:
              + (f" - {f.destination}" if f.destination else ""),
              f"when: {f.since_start}; {f.opt_in}",
              f"data: {', '.join(f.data_types)}"]
+    lines += [f"{label}: {value}" for label, value in (("app", f.app), ("receiver", f.receiver))
+              if value]
     shown_exchange = None
     for e in f.evidence:
         if e.exchange != shown_exchange:

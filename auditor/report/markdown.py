@@ -59,12 +59,27 @@ def render_markdown(view: ReportView) -> str:
         for f in view.findings:
             out += _evidence(f)
     out += _unreadable(view)
+    out += _attribution(view)
     out += _warnings(view)
     if view.suppressed:
         out.append(f"{plural(len(view.suppressed), 'finding')} baselined or suppressed: "
                    + ", ".join(f"{md(f.rule)} @ {md(f.host)}" for f in view.suppressed))
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _attribution(view: ReportView) -> list[str]:
+    """Findings per app, and where the names of apps, SDKs and organisations came from."""
+    out: list[str] = []
+    if view.apps:
+        out += ["### Apps", "", "| app | uploads | findings |", "|---|---:|---:|"]
+        out += [f"| {md(app)} | {uploads} | {findings} |" for app, uploads, findings in view.apps]
+        out.append("")
+    if view.attribution:
+        out += ["### Attribution sources", ""]
+        out += [f"- {md(line)}" for line in view.attribution]
+        out.append("")
+    return out
 
 
 def _evidence(f: FindingView) -> list[str]:
@@ -77,6 +92,10 @@ def _evidence(f: FindingView) -> list[str]:
     when = f"{f.since_start}; {f.opt_in}" if f.since_start else f.opt_in
     out.append(f"- **when:** {md(when)}")
     out.append(f"- **data:** {md(', '.join(f.data_types))}")
+    if f.app:
+        out.append(f"- **app:** {md(f.app)}")
+    if f.receiver:
+        out.append(f"- **receiver:** {md(f.receiver)}")
     if f.description:
         out.append(f"- **why it matters:** {md(f.description)}")
     out.append("")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from auditor.model import Finding, Severity
+from auditor.report.attribution import finding_app, receiver_label, sources
 from auditor.report.common import (
     PROJECT_URL,
     data_label,
@@ -76,7 +77,8 @@ def sarif_log(result: AuditResult, *, reveal: bool = False) -> dict[str, Any]:
         "artifacts": [_artifact(info) for info in result.inputs],
         "results": results,
         "properties": {"geoData": result.geo_data, "optInSource": result.opt_in_source,
-                       "optInAt": iso_time(result.opt_in_at)},
+                       "optInAt": iso_time(result.opt_in_at),
+                       "attribution": sources(result)},  # where app/SDK/org names came from
     }
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
@@ -134,7 +136,9 @@ def _result(finding: Finding, result: AuditResult, masker: Masker, index: dict[s
     label = destination_label(destination)
     places = sorted({f"{o.where} {masker.text(o.key)}".strip() for o in finding.observations})
     types = join_words(data_label(t) for t in finding.data_types)
-    message = (f"{types} sent to {host}{f' ({label})' if label else ''} in "
+    app = finding_app(finding)
+    message = (f"{types} sent{f' by {app}' if app else ''} to {host}"
+               f"{f' ({label})' if label else ''} in "
                f"{join_words(places) or 'the connection'}, {finding.consent} "
                f"[{finding.rule}].")
     exchanges = [result.exchange(i) for i in finding.exchanges]
@@ -165,6 +169,8 @@ def _result(finding: Finding, result: AuditResult, masker: Masker, index: dict[s
             "requests": [masker.text(e.request_line) for e in exchanges[:10]],
             "firstSeen": iso_time(finding.first_seen),
             "consent": finding.consent,
+            "app": app or None,  # the sending app, when the capture names it
+            "receiver": masker.text(receiver_label(destination)),  # organisation, SDKs, sources
         },
     }
     if suppressed:

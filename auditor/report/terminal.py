@@ -38,6 +38,7 @@ def print_view(view: ReportView, console: Console) -> None:
         for finding in view.findings:
             _print_finding(finding, console)
     _print_unreadable(view, console)
+    _print_attribution(view, console)
     _print_warnings(view, console)
     if view.suppressed:
         console.print(Text(f"{plural(len(view.suppressed), 'finding')} baselined or suppressed: "
@@ -91,6 +92,22 @@ def _findings_table(view: ReportView, width: int) -> Table:
     return table
 
 
+def _print_attribution(view: ReportView, console: Console) -> None:
+    """Uploads and findings per app (when the capture names apps), and where every name
+    of an app, SDK, organisation or declaration came from."""
+    if view.apps:
+        console.print()
+        console.print(Text("Apps (as the capture names them)", style="bold"))
+        for app, uploads, findings in view.apps:
+            console.print(f"  {app}: {plural(uploads, 'upload')}, "
+                          f"{plural(findings, 'finding')}")
+    if view.attribution:
+        console.print()
+        console.print(Text("Attribution sources", style="bold"))
+        for line in view.attribution:
+            console.print(Text("  " + line, style="dim"))
+
+
 def _print_finding(f: FindingView, console: Console) -> None:
     console.print()
     title = Text()
@@ -108,6 +125,8 @@ def _print_finding(f: FindingView, console: Console) -> None:
     ]
     if f.finding.severity_note:
         lines.append(("severity", f.finding.severity_note))
+    lines += [(label, value) for label, value in (("app", f.app), ("receiver", f.receiver))
+              if value]
     for label, value in lines:
         console.print(Text.assemble(("  " + f"{label}:".ljust(11), "dim"), value))
     shown_exchange = None

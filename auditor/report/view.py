@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from auditor.model import CLEARTEXT_TRANSPORTS, Exchange, Finding, Observation, Severity
+from auditor.report.attribution import apps_of, finding_app, receiver_label, source_lines
 from auditor.report.common import (
     PERSONAL_DATA,
     country_label,
@@ -123,6 +124,8 @@ class FindingView:
     exchanges: int
     consent: str
     evidence: list[EvidenceView]
+    app: str = ""  # the sending app, when the capture names it (PCAPdroid)
+    receiver: str = ""  # organisation, SDKs and which source named them
 
 
 @dataclass
@@ -160,6 +163,8 @@ class ReportView:
     opt_in: str = ""  # when the user opted in and how that was determined
     geo_data: str = ""  # which geolocation data named countries and networks
     profile_note: str = ""  # no --device: what that means for the verdict (else "")
+    apps: list[tuple[str, int, int]] = field(default_factory=list)  # (app, uploads, findings)
+    attribution: list[str] = field(default_factory=list)  # where each attribution came from
 
 
 def secrets_of(result: AuditResult) -> list[tuple[str, str]]:
@@ -219,6 +224,8 @@ def build_view(result: AuditResult, *, reveal: bool = False,
         opt_in=opt_in_label(result, masker),
         geo_data=result.geo_data,
         profile_note=profile_note(result),
+        apps=apps_of(result),
+        attribution=source_lines(result),
     )
 
 
@@ -274,6 +281,8 @@ def _finding_view(result: AuditResult, finding: Finding, masker: Masker,
         exchanges=len(finding.exchanges),
         consent=finding.consent,
         evidence=evidence,
+        app=finding_app(finding),
+        receiver=masker.text(receiver_label(destination)),
     )
 
 

@@ -12,16 +12,17 @@ from auditor.report import render
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 TOP = ["schema", "tool", "inputs", "consent", "exchanges", "observations", "findings",
-       "summary", "geo_data", "suppressed"]
+       "summary", "geo_data", "suppressed", "attribution"]
 INPUT = ["path", "kind", "packets", "exchanges", "warnings", "size", "sha256", "first_time",
          "last_time"]
 EXCHANGE = ["id", "time", "client", "server", "host", "transport", "method", "url", "bytes_up",
-            "decrypted", "readable", "status", "bytes_down", "server_ip", "destination"]
-DESTINATION = ["country", "scope", "asn", "as_name", "organisation", "party"]
+            "decrypted", "readable", "status", "bytes_down", "server_ip", "destination", "app"]
+DESTINATION = ["country", "scope", "asn", "as_name", "organisation", "party", "trackers",
+               "tracker_categories", "tracker_note", "named_by"]
 OBSERVATION = ["exchange", "data_type", "where", "key", "encodings", "match", "value",
                "hashed", "confidence", "detail"]
 FINDING = ["id", "rule", "severity", "title", "host", "data_types", "exchanges", "first_seen",
-           "consent", "fingerprint", "destination"]
+           "consent", "fingerprint", "destination", "app"]
 
 
 def _report(result, **kw) -> dict:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 
 from auditor.model import InputError, InputInfo
 from auditor.sources import ProgressCallback, take_stream
+from auditor.sources.pcap.pcapdroid import CUSTOM_BLOCK, PcapngApps, comment_uid, uid_map_block
 
 #: (packet number, epoch seconds, link type, buffer, start, end): the captured bytes are
 #: buffer[start:end] — not cut out, so that a reader that needs only a few header fields
@@ -89,9 +90,11 @@ def iter_frames(
     *,
     on_secrets: SecretsCallback | None = None,
     progress: ProgressCallback | None = None,
+    apps: PcapngApps | None = None,
 ) -> Iterator[Frame]:
     """Every packet of a pcap or pcapng file, in file order. Damage after the first
-    packet becomes a warning on `info`; an unreadable start raises InputError."""
+    packet becomes a warning on `info`; an unreadable start raises InputError. With
+    `apps`, PCAPdroid's pcapng app records are read into it (see pcapdroid.py)."""
     try:
         # a pipe already opened and sniffed (`auditor analyze -`), else the file
         f = take_stream(path) or open(path, "rb")  # noqa: SIM115 — closed by `with` below
@@ -103,7 +106,7 @@ def iter_frames(
         if magic in _PCAP_MAGICS:
             yield from _pcap_frames(path, info, reader, *_PCAP_MAGICS[magic])
         elif magic == b"\x0a\x0d\x0d\x0a":
-            yield from _pcapng_frames(path, info, reader, on_secrets)
+            yield from _pcapng_frames(path, info, reader, on_secrets, apps)
         else:
             raise InputError(f"{path}: not a pcap or pcapng file (first bytes {magic.hex(' ')})")
         info.sha256 = reader.finish_digest()
@@ -168,7 +171,8 @@ class _Section:
 
 
 def _pcapng_frames(path: str, info: InputInfo, r: _Buffered,
-                   on_secrets: SecretsCallback | None) -> Iterator[Frame]:
+                   on_secrets: SecretsCallback | None,
+                   apps: PcapngApps | None = None) -> Iterator[Frame]:
     section: _Section | None = None
     number = 0
     block_type = _SHB  # the magic already read
@@ -216,13 +220,21 @@ def _pcapng_frames(path: str, info: InputInfo, r: _Buffered,
                 info.warn(f"{path}: packet {number}: malformed packet block at offset {start} "
                           f"(unknown interface or bad length); skipped")
             else:
+                if apps is not None:
+                    apps.packet_uid = _comment_uid(section.endian, body, frame[5])
                 yield frame
         elif block_type == _SPB:
             number += 1
+            if apps is not None:
+                apps.packet_uid = None
             if section.interfaces and len(body) >= 4:
                 yield number, 0.0, section.interfaces[0][0], body, 4, len(body)
         elif block_type == _IDB:
             section.interfaces.append(_interface(section.endian, body))
+        elif (block_type & 0xBFFFFFFF) == CUSTOM_BLOCK and apps is not None:
+            mapping = uid_map_block(body, section.endian)
+            if mapping is not None:
+                apps.learn(*mapping)
         elif block_type == _DSB and on_secrets is not None and len(body) >= 8:
             kind, size = struct.unpack(section.endian + "II", body[:8])
             on_secrets(kind, body[8:8 + size], f"{path}: secrets block at offset {start}")
@@ -260,6 +272,19 @@ def _interface(endian: str, body: bytes) -> tuple[int, float]:
             tick = 2.0 ** -(value & 0x7F) if value & 0x80 else 10.0 ** -value
         pos += 4 + size + (-size % 4)
     return (linktype, tick)
+
+
+def _comment_uid(endian: str, body: bytes, data_end: int) -> int | None:
+    """The uid in a packet block's `u-<uid>` comment option (PCAPdroid), else None."""
+    pos = data_end + (-data_end % 4)
+    while pos + 4 <= len(body):
+        code, size = struct.unpack_from(endian + "HH", body, pos)
+        if code == 0:
+            return None
+        if code == 1:
+            return comment_uid(body[pos + 4:pos + 4 + size])
+        pos += 4 + size + (-size % 4)
+    return None
 
 
 def _packet_block(section: _Section, block_type: int, body: bytes,

@@ -13,21 +13,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
-from auditor.model import Exchange, InputInfo
-from auditor.sources.pcap.protocols import (
-    RAW_BODY_LIMIT,
-    CaptureContext,
-    DnsTcpHandler,
-    Endpoints,
-    HttpHandler,
-    RawHandler,
-    TlsHandler,
-    dns_answered,
-    dns_exchange,
-)
-from auditor.sources.pcap.framing import iter_frames
+from auditor.model import App, Exchange, InputInfo
 from auditor.sources.pcap.dns import parse_dns
+from auditor.sources.pcap.framing import iter_frames
 from auditor.sources.pcap.http1 import looks_like_request
 from auditor.sources.pcap.packets import (
     ACK,
@@ -41,6 +31,18 @@ from auditor.sources.pcap.packets import (
     format_ip,
     ip_offset,
     parse_ip,
+)
+from auditor.sources.pcap.pcapdroid import PcapngApps, trailer_app
+from auditor.sources.pcap.protocols import (
+    RAW_BODY_LIMIT,
+    CaptureContext,
+    DnsTcpHandler,
+    Endpoints,
+    HttpHandler,
+    RawHandler,
+    TlsHandler,
+    dns_answered,
+    dns_exchange,
 )
 from auditor.sources.pcap.tcp import ReadsEverything, Reassembler
 from auditor.sources.pcap.tls.hello import (
@@ -300,6 +302,11 @@ class _CaptureReader:
         # unanswered DNS queries, oldest first, by (client, server, DNS id)
         self.dns_pending: dict[tuple[str, str, int], Exchange] = {}
         self.keylog_warned = 0  # how many of the key log's warnings are on the input
+        # the app of each flow, (client, server) → App, when the capture records it
+        # (PCAPdroid); looked up from the packet that opens the flow
+        self.flow_apps: dict[tuple[str, str], App] = {}
+        self.pcapng_apps = PcapngApps()
+        self.frame: tuple[int, bytes, int, int] = (0, b"", 0, 0)  # (link type, buf, start, end)
         if keylogs:
             self._use_keylog(keylogs)
 
@@ -337,7 +344,8 @@ class _CaptureReader:
         time = 0.0
         packet = 0
         for packet, time, linktype, buf, start, end in iter_frames(
-                self.ctx.path, info, on_secrets=self._secrets, progress=progress):
+                self.ctx.path, info, on_secrets=self._secrets, progress=progress,
+                apps=self.pcapng_apps):
             if first_time is None:
                 first_time = info.first_time = time
             seg = None
@@ -375,12 +383,14 @@ class _CaptureReader:
                             continue
                     seg = Segment(TCP, buf[start + 26:start + 30], sport, buf[start + 30:start + 34],
                                   dport, buf[start + head:stop], flags, seq, 0)
+                    self.frame = (linktype, buf, start, end)
                     self._tcp(seg, time, packet, key)
             if seg is None:
                 data = buf[start:end]
                 offset = ip_offset(linktype, data)
                 seg = parse_ip(data, offset, defrag) if offset >= 0 else None
                 if seg is not None:
+                    self.frame = (linktype, buf, start, end)
                     if seg.missing:
                         self.cut_packets += 1
                         self.first_cut = self.first_cut or packet
@@ -394,6 +404,8 @@ class _CaptureReader:
             if out:
                 info.packets = packet
                 info.exchanges += len(out)
+                if self.flow_apps:
+                    self._tag_apps()
                 yield from out
                 out.clear()
         info.packets = packet
@@ -405,6 +417,8 @@ class _CaptureReader:
         self._flush_dns(None)
         self._final_warnings()
         info.exchanges += len(out)
+        if self.flow_apps:
+            self._tag_apps()
         yield from out
         out.clear()
 
@@ -429,6 +443,8 @@ class _CaptureReader:
                 and (seg.src, seg.sport) == conn.client_key and conn.ends.bytes_up:
             # the client port was reused for a new connection
             self._close(conn)
+            if self.flow_apps:
+                self._tag_apps()  # the old connection's exchanges keep its app
             conn = self._open_tcp(seg, time, packet)
             if conn is None:
                 return
@@ -448,6 +464,7 @@ class _CaptureReader:
         else:
             client_is_sender = seg.sport >= seg.dport  # the lower port is the server's
         ends, client, server = _oriented(seg, client_is_sender, time, packet)
+        self._note_app(ends)
         conn = _TcpConnection(self.ctx, ends, client, server)
         self.tcp[conn.up_key], self.tcp[conn.down_key] = conn.halves
         return conn
@@ -462,6 +479,7 @@ class _CaptureReader:
             quic = is_quic_initial(seg.payload)
             client_is_sender = quic or not (seg.sport < 1024 <= seg.dport)
             ends, client, server = _oriented(seg, client_is_sender, time, packet)
+            self._note_app(ends)
             flow = _UdpFlow(self.ctx, ends, client, server, quic)
             self.udp[key] = self.udp[(seg.dst, seg.dport, seg.src, seg.sport)] = flow
         flow.datagram(seg, time)
@@ -483,8 +501,30 @@ class _CaptureReader:
         if earlier is not None:  # the same query again: the first one went unanswered
             self.ctx.out.append(earlier)
         ends = Endpoints(src, dst, format_ip(seg.dst), time, packet, time)
+        self._note_app(ends)
         self.dns_pending[key] = dns_exchange(self.ctx, ends, message, len(seg.payload), time,
                                              packet)
+
+    def _note_app(self, ends: Endpoints) -> None:
+        """Remember the app of a new flow from the packet that opens it, when the capture
+        records one (PCAPdroid's pcap trailer or pcapng packet comment); else forget any
+        app an earlier flow between the same ends had."""
+        linktype, buf, start, end = self.frame
+        app = (trailer_app(buf, start, end) if linktype == _ETHERNET else None) \
+            or self.pcapng_apps.current()
+        key = (ends.client, ends.server)
+        if app is not None:
+            self.flow_apps[key] = app
+        elif self.flow_apps:
+            self.flow_apps.pop(key, None)
+
+    def _tag_apps(self) -> None:
+        """Give the exchanges waiting in `out` the app of their flow."""
+        out, apps = self.ctx.out, self.flow_apps
+        for index, exchange in enumerate(out):
+            app = apps.get((exchange.client, exchange.server))
+            if app is not None and exchange.app is None:
+                out[index] = replace(exchange, app=app)
 
     def _flush_dns(self, asked_before: float | None) -> None:
         """Hand out the queries asked before then (all when None) that got no answer."""

@@ -168,7 +168,7 @@ def build_parser(*, with_proxy_options: bool = True) -> argparse.ArgumentParser:
     refresh.add_argument("--url", help="the API address (default: Exodus Privacy's)")
     refresh.set_defaults(func=cmd_trackers_refresh)
     show = trackers_commands.add_parser("show", help="the organisation and SDKs behind hosts")
-    show.add_argument("hosts", nargs="+", metavar="HOST")
+    show.add_argument("hosts", nargs="+", metavar="HOST", help="host names, e.g. app-measurement.com")
     show.add_argument("--trackers", metavar="FILE", help="a refreshed list instead of the "
                                                          "bundled one")
     show.set_defaults(func=cmd_trackers_show)

@@ -40,10 +40,14 @@ def test_live_uploads_get_sdks_and_declaration_findings(tmp_path: Path) -> None:
     with taddons.context(auditor) as tctx:
         tctx.configure(auditor, auditor_device=str(device), auditor_policy=[str(policy)],
                        auditor_declared=[str(declared)], auditor_report=str(report))
-        auditor.request(_upload("graph.facebook.com", f"advertiser_id={AAID}".encode()))
-        auditor.request(_upload("firebaselogging-pa.googleapis.com",
-                                json.dumps({"adid": AAID}).encode()))
-        auditor.done()
+        for flow in (_upload("graph.facebook.com", f"advertiser_id={AAID}".encode()),
+                     _upload("firebaselogging-pa.googleapis.com",
+                             json.dumps({"adid": AAID}).encode())):
+            auditor.request(flow)
+            flow.response = tutils.tresp()
+            auditor.response(flow)
+        # mitmproxy's `done`, on the test master's event loop as mitmproxy runs it
+        tctx.master.event_loop.run_until_complete(auditor.done())
     written = json.loads(report.read_text())
     sharing = {f["host"] for f in written["findings"] if f["rule"] == "undeclared-sharing"}
     assert sharing == {"graph.facebook.com", "firebaselogging-pa.googleapis.com"}

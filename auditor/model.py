@@ -88,15 +88,19 @@ class Exchange:
     alpn: str = ""  # negotiated or offered ALPN for TLS, when known
     end_time: float | None = None  # time of the last byte of the exchange, when known
     notes: tuple[str, ...] = ()  # things a reader should know about this exchange ("gap")
+    #: the tunnels the packets came through, outermost first ("GTP-U TEID 0x1 a -> b")
+    tunnel: str = ""
 
     @property
     def request_line(self) -> str:
         """What a reader checks first: `POST http://host/path` or `DNS query host`."""
         if self.transport == "dns":
-            return f"DNS query {self.host}"
-        if self.method and self.url:
-            return f"{self.method} {self.url}"
-        return f"{self.transport.upper()} {self.host or self.server}"
+            line = f"DNS query {self.host}"
+        elif self.method and self.url:
+            line = f"{self.method} {self.url}"
+        else:
+            line = f"{self.transport.upper()} {self.host or self.server}"
+        return f"{line} [in {self.tunnel}]" if self.tunnel else line
 
     @property
     def encrypted(self) -> bool:

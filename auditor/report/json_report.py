@@ -135,6 +135,8 @@ def _exchange(exchange: Exchange, result: AuditResult, masker: Masker) -> dict[s
         # loopback | documentation ...), asn (number or null), as_name, organisation (from
         # the domain map), party (first | third | "" when no vendor was given)
         "destination": destination_record(result.destinations.get(exchange.id)),
+        # the tunnels the packets came through, outermost first; only when there were any
+        **({"tunnel": exchange.tunnel} if exchange.tunnel else {}),
     }
 
 

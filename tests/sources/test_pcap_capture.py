@@ -47,10 +47,8 @@ EXPECTED = [
      b"part-one|" + b"part-two" * 20),
     ("tls", "", "secure.example.com", "", None, b""),
     ("tls", "", "secure.example.com", "", None, b""),
-    ("tcp", "", "tcp.example.org", "", None,
-     (b"REGISTER sip:460013728150946@ims.example.com SIP/2.0\r\nContact: <sip:+8615627394810"
-     b"@10.0.0.2>;+sip.instance=\"<urn:gsma:imei:86720302-418273-0>\"\r\nContent-Length: 0"
-     b"\r\n\r\n")),
+    # SIP over TCP: the request URI as the URL, answered 200 OK
+    ("sip", "REGISTER", "ims.example.com", "sip:460013728150946@ims.example.com", 200, b""),
     ("quic", "", "quic.example.com", "", None, b""),
 ]
 

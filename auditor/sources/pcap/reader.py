@@ -13,21 +13,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from auditor.model import Exchange, InputInfo
-from auditor.sources.pcap.protocols import (
-    RAW_BODY_LIMIT,
-    CaptureContext,
-    DnsTcpHandler,
-    Endpoints,
-    HttpHandler,
-    RawHandler,
-    TlsHandler,
-    dns_answered,
-    dns_exchange,
-)
-from auditor.sources.pcap.framing import iter_frames
 from auditor.sources.pcap.dns import parse_dns
+from auditor.sources.pcap.framing import iter_frames
 from auditor.sources.pcap.http1 import looks_like_request
 from auditor.sources.pcap.packets import (
     ACK,
@@ -39,9 +29,21 @@ from auditor.sources.pcap.packets import (
     Segment,
     format_endpoint,
     format_ip,
-    ip_offset,
+    link_ip,
     parse_ip,
 )
+from auditor.sources.pcap.protocols import (
+    RAW_BODY_LIMIT,
+    CaptureContext,
+    DnsTcpHandler,
+    Endpoints,
+    HttpHandler,
+    RawHandler,
+    TlsHandler,
+    dns_answered,
+    dns_exchange,
+)
+from auditor.sources.pcap.sip import SipHandler, looks_like_sip, parse_request, sip_exchange
 from auditor.sources.pcap.tcp import ReadsEverything, Reassembler
 from auditor.sources.pcap.tls.hello import (
     QuicInitialReader,
@@ -105,7 +107,8 @@ class _TcpConnection:
         self.halves = (_Half(self, True), _Half(self, False))
         self.up: Reassembler | None = None
         self.down: Reassembler | None = None
-        self.handler: HttpHandler | TlsHandler | RawHandler | DnsTcpHandler | None = None
+        self.handler: HttpHandler | TlsHandler | RawHandler | DnsTcpHandler | SipHandler | \
+            None = None
         self.sniffed: list[tuple[bool, bytes, float, int]] = []  # before the protocol is known
         self.sniffed_up = 0
         self.fins = 0
@@ -166,6 +169,8 @@ class _TcpConnection:
         ctx, ends = self.ctx, self.ends
         if ends.server.endswith(":53"):
             self.handler = DnsTcpHandler(ctx, ends)
+        elif looks_like_sip(head):  # before HTTP: `OPTIONS sip:...` is not HTTP's OPTIONS
+            self.handler = SipHandler(ctx, ends)
         elif looks_like_request(head):
             self.handler = HttpHandler(ctx, ends)
         elif looks_like_client_hello(head):
@@ -300,6 +305,7 @@ class _CaptureReader:
         # unanswered DNS queries, oldest first, by (client, server, DNS id)
         self.dns_pending: dict[tuple[str, str, int], Exchange] = {}
         self.keylog_warned = 0  # how many of the key log's warnings are on the input
+        self.tunnels: dict[tuple[str, str], str] = {}  # (ip:port, ip:port) -> tunnel name
         if keylogs:
             self._use_keylog(keylogs)
 
@@ -378,9 +384,11 @@ class _CaptureReader:
                     self._tcp(seg, time, packet, key)
             if seg is None:
                 data = buf[start:end]
-                offset = ip_offset(linktype, data)
-                seg = parse_ip(data, offset, defrag) if offset >= 0 else None
+                offset, tunnel = link_ip(linktype, data)
+                seg = parse_ip(data, offset, defrag, tunnel) if offset >= 0 else None
                 if seg is not None:
+                    if seg.tunnel:
+                        self._tunnelled(seg)
                     if seg.missing:
                         self.cut_packets += 1
                         self.first_cut = self.first_cut or packet
@@ -394,7 +402,7 @@ class _CaptureReader:
             if out:
                 info.packets = packet
                 info.exchanges += len(out)
-                yield from out
+                yield from self._named(out)
                 out.clear()
         info.packets = packet
         info.last_time = time if first_time is not None else None
@@ -405,8 +413,23 @@ class _CaptureReader:
         self._flush_dns(None)
         self._final_warnings()
         info.exchanges += len(out)
-        yield from out
+        yield from self._named(out)
         out.clear()
+
+    def _tunnelled(self, seg: Segment) -> None:
+        """Remembers which tunnel a conversation came through, by its two inner endpoints
+        (either way round), for the exchanges made of it."""
+        a, b = format_endpoint(seg.src, seg.sport), format_endpoint(seg.dst, seg.dport)
+        if (a, b) not in self.tunnels:
+            self.tunnels[(a, b)] = self.tunnels[(b, a)] = seg.tunnel
+
+    def _named(self, out: list[Exchange]) -> list[Exchange]:
+        """The exchanges, each naming the tunnel it came through (when any did)."""
+        if not self.tunnels:
+            return out
+        tunnels = self.tunnels
+        return [replace(e, tunnel=tunnels[(e.client, e.server)])
+                if (e.client, e.server) in tunnels else e for e in out]
 
     def _final_warnings(self) -> None:
         path, info = self.ctx.path, self.info
@@ -441,9 +464,11 @@ class _CaptureReader:
             client_is_sender = not flags & ACK
         elif not seg.payload or flags & RST:
             return None  # nothing to learn from a bare ACK/FIN of an unknown connection
-        elif looks_like_request(seg.payload) or looks_like_client_hello(seg.payload):
+        elif looks_like_request(seg.payload) or looks_like_client_hello(seg.payload) or \
+                looks_like_sip(seg.payload) and not seg.payload.startswith(b"SIP/2.0 "):
             client_is_sender = True
-        elif seg.payload.startswith(b"HTTP/1.") or looks_like_server_hello(seg.payload):
+        elif seg.payload.startswith((b"HTTP/1.", b"SIP/2.0 ")) or \
+                looks_like_server_hello(seg.payload):
             client_is_sender = False
         else:
             client_is_sender = seg.sport >= seg.dport  # the lower port is the server's
@@ -458,6 +483,9 @@ class _CaptureReader:
             return
         key = (seg.src, seg.sport, seg.dst, seg.dport)
         flow = self.udp.get(key)
+        if flow is None and looks_like_sip(seg.payload):
+            self._sip_datagram(seg, time, packet)
+            return
         if flow is None:
             quic = is_quic_initial(seg.payload)
             client_is_sender = quic or not (seg.sport < 1024 <= seg.dport)
@@ -465,6 +493,21 @@ class _CaptureReader:
             flow = _UdpFlow(self.ctx, ends, client, server, quic)
             self.udp[key] = self.udp[(seg.dst, seg.dport, seg.src, seg.sport)] = flow
         flow.datagram(seg, time)
+
+    def _sip_datagram(self, seg: Segment, time: float, packet: int) -> None:
+        """A SIP message over UDP: a request is an exchange at once; a response (to the
+        phone) is only counted."""
+        if seg.payload.startswith(b"SIP/2.0 "):
+            return
+        request = parse_request(seg.payload)
+        if request is None:
+            return
+        if seg.missing:
+            request.notes.append(f"{seg.missing} bytes of the datagram were cut by the "
+                                 f"capture's snaplen; the request is incomplete")
+        request.size += seg.missing
+        ends, _, _ = _oriented(seg, True, time, packet)
+        self.ctx.out.append(sip_exchange(self.ctx, ends, request, time, packet))
 
     def _dns(self, seg: Segment, time: float, packet: int) -> None:
         message = parse_dns(seg.payload)

@@ -1,0 +1,101 @@
+"""Tunnels (tunnels.py) and SIP (sip.py) in captures made by tests/fixtures/pcap/
+make_tunnels.py: SIP recorded on loopback and across a real Linux VXLAN tunnel between
+network namespaces; the other tunnels wrap the recorded packets with scapy (the kernel
+that made them has no GRE/IPIP/SIT/ERSPAN/GTP/PPP/MPLS support — the script says so)."""
+
+from __future__ import annotations
+
+import pytest
+from pcap_helpers import FIXTURES, read, signature
+
+from auditor.engine import analyze_files, build_audit
+from auditor.sources.pcap.sip import looks_like_sip, parse_request
+
+IMSI, IMEI, MSISDN = "262017305528061", "353918062719402", "+4915209384712"
+OUTER = "10.120.0.7 -> 10.120.5.1"
+TUNNELS = {
+    "tunnel_gtpu.pcap": f"GTP-U TEID 0x1f2e {OUTER}",
+    "tunnel_gre.pcap": f"GRE key 7 {OUTER}",
+    "tunnel_erspan2.pcap": f"ERSPAN II session 5 {OUTER}",
+    "tunnel_erspan3.pcap": f"ERSPAN III session 6 {OUTER}",
+    "tunnel_ipip.pcap": f"IP-in-IP {OUTER}",
+    "tunnel_pppoe.pcap": "PPPoE session 0x0042",
+    "tunnel_mpls.pcap": "MPLS label 1001/16",
+}
+
+
+@pytest.fixture(scope="module")
+def plain():
+    return read("sip.pcap")[0]
+
+
+def test_sip_requests_over_udp_and_tcp(plain) -> None:
+    assert [(e.transport, e.method, e.url, e.status, e.client.startswith("[")) for e in plain] \
+        == [("sip", "REGISTER", "sip:ims.mnc001.mcc262.3gppnetwork.org", None, False),
+            ("sip", "INVITE", "tel:+4930901820", 200, False),
+            ("sip", "MESSAGE", "sip:+4917612345678@ims.mnc001.mcc262.3gppnetwork.org", 200,
+             False),
+            ("sip", "MESSAGE", "sip:+4917612345678@ims.mnc001.mcc262.3gppnetwork.org", None,
+             True)]
+    register, invite, message, _ = plain
+    assert register.host == "ims.mnc001.mcc262.3gppnetwork.org"
+    assert invite.host == "127.0.0.1"  # a tel: URI names no host
+    headers = dict(invite.headers)  # compact names (f, t, m, l, c, i) written out
+    assert headers["From"].startswith(f"<sip:{MSISDN}@")
+    assert 'urn:gsma:imei:35391806-271940-2' in headers["Contact"]
+    assert headers["Content-Type"] == "application/sdp" and invite.body.startswith(b"v=0")
+    assert message.body == b"Call me back on 0152 09384712 tonight"
+    assert all(not e.tunnel for e in plain)
+
+
+@pytest.mark.parametrize("name", sorted(TUNNELS))
+def test_each_tunnel_gives_the_inner_exchanges_and_names_itself(name, plain) -> None:
+    exchanges, info = read(name)
+    assert info.warnings == []
+    ipv4 = [e for e in plain if not e.client.startswith("[")]
+    assert [signature(e) for e in exchanges] == [signature(e) for e in ipv4]
+    assert {e.tunnel for e in exchanges} == {TUNNELS[name]}
+    assert exchanges[0].request_line.endswith(f" [in {TUNNELS[name]}]")
+
+
+def test_6in4(plain) -> None:
+    exchanges, _ = read("tunnel_6in4.pcap")
+    assert [signature(e) for e in exchanges] == [signature(plain[3])]
+    assert exchanges[0].tunnel == "6in4 10.120.0.7 -> 10.120.5.1"
+
+
+def test_a_real_linux_vxlan_tunnel() -> None:
+    exchanges, info = read("tunnel_vxlan.pcap")
+    assert info.warnings == []
+    # ARP frames inside the tunnel are neither read nor listed as UDP conversations
+    assert [(e.method, e.status, e.tunnel) for e in exchanges] == [
+        ("REGISTER", None, "VXLAN VNI 42 10.210.0.1 -> 10.210.0.2"),
+        ("INVITE", 200, "VXLAN VNI 42 10.210.0.1 -> 10.210.0.2"),
+        ("MESSAGE", 200, "VXLAN VNI 42 10.210.0.1 -> 10.210.0.2")]
+    assert all(e.client.startswith("192.168.210.1:") for e in exchanges)
+
+
+@pytest.mark.parametrize("mode", ["pattern", "known"])
+def test_imsi_imei_and_number_found_in_sip_inside_gtp_u(mode, tmp_path) -> None:
+    device = tmp_path / "device.yaml"
+    device.write_text(f"name: t\nregion: DE\nimei: ['{IMEI}']\nimsi: '{IMSI}'\n"
+                      f"phone_number: '{MSISDN}'\n")
+    audit = build_audit(device=str(device) if mode == "known" else None,
+                        pattern_mode=mode == "pattern")
+    result = analyze_files([str(FIXTURES / "tunnel_gtpu.pcap")], audit)
+    found = {(o.data_type, o.value, o.where, o.key, o.match) for o in result.observations}
+    assert {("imsi", IMSI, "header", "from", mode), ("imei", IMEI, "header", "contact", mode),
+            ("phone_number", MSISDN, "header", "p-preferred-identity", mode),
+            ("phone_number", MSISDN, "header", "p-asserted-identity", mode)} <= found
+    assert result.exchange(1).tunnel.startswith("GTP-U")
+
+
+def test_sip_recognition() -> None:
+    assert looks_like_sip(b"REGISTER sip:ims.example SIP/2.0\r\n")
+    assert looks_like_sip(b"REGISTER si")  # the first bytes of a stream
+    assert looks_like_sip(b"OPTIONS sip:x SIP/2.0")
+    assert not looks_like_sip(b"OPTIONS * HTTP/1.1")
+    assert not looks_like_sip(b"GET /sip:x HTTP/1.1")
+    cut = parse_request(b"REGISTER sip:a SIP/2.0\r\nFrom: <sip:1@a>\r\nContact: <sip:1@")
+    assert cut is not None and cut.notes == ["the SIP message ends inside its headers"]
+    assert cut.headers == [("From", "<sip:1@a>"), ("Contact", "<sip:1@")]

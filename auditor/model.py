@@ -14,7 +14,10 @@ from enum import Enum
 
 #: Every data type an observation can carry, grouped as rules may name them.
 DATA_GROUPS: dict[str, tuple[str, ...]] = {
-    "device-ids": ("imei", "serial_number", "mac_address", "android_id", "advertising_id"),
+    #: hashed_id: a digest sent under a device-id key whose pre-image is unknown (pattern
+    #: mode); a digest of a known value is reported as that value's type, `hashed`
+    "device-ids": ("imei", "serial_number", "mac_address", "android_id", "advertising_id",
+                   "hashed_id"),
     "sim-ids": ("imsi", "iccid", "phone_number"),
     "content": ("contacts", "sms", "location"),
 }
@@ -90,6 +93,9 @@ class Exchange:
     notes: tuple[str, ...] = ()  # things a reader should know about this exchange ("gap")
     #: the tunnels the packets came through, outermost first ("GTP-U TEID 0x1 a -> b")
     tunnel: str = ""
+    #: bytes of the request are missing from the capture (snaplen, lost segments): it was
+    #: searched as far as its bytes go
+    incomplete: bool = False
 
     @property
     def request_line(self) -> str:

@@ -171,8 +171,9 @@ def _make_certificate(workdir: Path, names: list[str]) -> None:
 
 
 def record(session: Session, handset: Callable[[Session], None], out: Path,
-           keylog_out: Path | None = None) -> None:
-    """Run the servers and tcpdump, let `handset` talk, then write the rewritten capture."""
+           keylog_out: Path | None = None, snaplen: int = 0) -> None:
+    """Run the servers and tcpdump, let `handset` talk, then write the rewritten capture.
+    `snaplen`: record only that many bytes of each packet (`tcpdump -s`), 0 for all."""
     if shutil.which("tcpdump") is None:
         sys.exit("tcpdump is needed: apt-get install tcpdump")
     stop = threading.Event()
@@ -196,7 +197,12 @@ def record(session: Session, handset: Callable[[Session], None], out: Path,
                      args=(dns, {h.name: h.public_ip for h in session.hosts}, stop)).start()
 
     raw = session.workdir / "raw.pcap"
-    dump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-w", str(raw), "net", "127.0.0.0/8"],
+    cut = ["-s", str(snaplen)] if snaplen else []
+    # only the session's own servers: other programs on this machine use loopback too
+    only = " or ".join(f"host {address}" for address in
+                       [DNS_LOOPBACK] + [h.loopback_ip for h in session.hosts])
+    dump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "--immediate-mode", *cut, "-w",
+                             str(raw), only],
                             stderr=subprocess.PIPE, text=True)
     assert dump.stderr is not None
     while "listening on" not in dump.stderr.readline():

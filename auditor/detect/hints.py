@@ -15,7 +15,7 @@ _CANDIDATE_PATHS = (Path(__file__).resolve().parents[1] / "rules" / "key-hints.y
                     Path(__file__).resolve().parents[2] / "rules" / "key-hints.yaml")
 
 HINTED_KINDS = ("imei", "meid", "imsi", "iccid", "phone_number", "mac_address", "android_id",
-                "advertising_id", "latitude", "longitude")
+                "advertising_id", "latitude", "longitude", "account_id", "device_id", "mcc")
 STRUCTURE_ROLES = ("contact_name", "contact_phone", "sms_address", "sms_body", "sms_date")
 
 _CACHE_LIMIT = 65536

@@ -9,8 +9,8 @@ from tls_streams import FIXTURES
 
 from auditor.model import InputInfo
 from auditor.sources.pcap import http2
-from auditor.sources.pcap.tls import decrypt as tlsdecrypt
 from auditor.sources.pcap.reader import read_pcap
+from auditor.sources.pcap.tls import decrypt as tlsdecrypt
 
 H2_CONNECTION = "TLS 127.0.0.1:56668 -> 127.0.0.1:443"
 

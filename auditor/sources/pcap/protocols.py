@@ -130,7 +130,7 @@ class HttpHandler:
             source=f"{self.ctx.path}#pkt {request.packet}", bytes_up=request.bytes_up,
             bytes_down=request.bytes_down, status=request.status,
             server_ip=self.ends.server_ip, alpn=self.alpn, end_time=request.end_time,
-            notes=tuple(notes)))
+            notes=tuple(notes), incomplete=request.incomplete))
 
     def _websocket(self, upgrade: HttpMessage, message: WsMessage) -> None:
         host, url = self._target(upgrade)

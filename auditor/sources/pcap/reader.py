@@ -505,6 +505,7 @@ class _CaptureReader:
         if seg.missing:
             request.notes.append(f"{seg.missing} bytes of the datagram were cut by the "
                                  f"capture's snaplen; the request is incomplete")
+            request.incomplete = True
         request.size += seg.missing
         ends, _, _ = _oriented(seg, True, time, packet)
         self.ctx.out.append(sip_exchange(self.ctx, ends, request, time, packet))

@@ -47,6 +47,7 @@ class SipRequest:
     body: bytes
     size: int  # bytes on the wire
     notes: list[str]
+    incomplete: bool = False  # bytes of it are missing from the capture
 
 
 def parse_request(data: bytes) -> SipRequest | None:
@@ -61,7 +62,7 @@ def parse_request(data: bytes) -> SipRequest | None:
                for name, value in _HEADER.findall(text)]
     notes = [] if end else ["the SIP message ends inside its headers"]
     return SipRequest(first.group(1).decode("ascii"), first.group(2).decode("utf-8", "replace"),
-                      headers, data[body_start:], len(data), notes)
+                      headers, data[body_start:], len(data), notes, incomplete=end is None)
 
 
 def _content_length(head: bytes) -> int:
@@ -78,7 +79,7 @@ def sip_exchange(ctx: CaptureContext, ends: Endpoints, request: SipRequest, time
         method=request.method, url=request.uri, headers=tuple(request.headers),
         body=request.body, source=f"{ctx.path}#pkt {packet}", bytes_up=request.size,
         bytes_down=bytes_down, status=status, server_ip=ends.server_ip, end_time=time,
-        notes=tuple(request.notes))
+        notes=tuple(request.notes), incomplete=request.incomplete)
 
 
 class SipHandler:
@@ -163,6 +164,7 @@ class _SipStream(ReadsEverything):
             if request is not None:
                 request.notes.append(f"gap: {missing} bytes of the upload missing at stream "
                                      f"offset {offset}; the request is incomplete")
+                request.incomplete = True
                 self.handler.request(request, *self.start)
         self.broken = True
         self.buf.clear()
@@ -172,5 +174,6 @@ class _SipStream(ReadsEverything):
             request = parse_request(bytes(self.buf))
             if request is not None:
                 request.notes.append("the connection ended before the request was complete")
+                request.incomplete = True
                 self.handler.request(request, *self.start)
             self.buf.clear()

@@ -13,8 +13,19 @@ Confidence (in (0, 1)) says how much the shape alone proves:
   0.95  the key names the identifier and the shape fits it exactly (Luhn-valid IMEI, ...)
   0.9   a URI that says what it is (tel:, sip:, urn:gsma:imei:), e-mail addresses
   0.8   the key names it, the shape fits loosely (IMEI failing Luhn, 14 digits, MEID)
-  0.75  a MAC with separators under no key hint; coordinates under lat/lon keys
-  0.7   shape alone: Luhn-valid 15 digits with a reporting-body TAC; "lat,lon" text pairs
+  0.75  a MAC with separators under no key hint; coordinates under lat/lon keys; 16 hex
+        digits under a generic device-id key (an Android ID's shape); a mobile number in
+        national form with its trunk prefix under an account-id key
+  0.7   shape alone: Luhn-valid 15 digits with a reporting-body TAC; "lat,lon" text pairs;
+        a 32/40/64-hex digest under a device-id key (`hashed_id`); a mobile number under
+        an account-id key in a national form without trunk prefix, or international
+        without `+`
+  0.6   a mobile number under an account-id key without the trunk prefix its country has
+
+National numbers are read in the capture's likely region (`likely_region`): the profile's,
+else the country of the last MCC seen (a 3GPP host name, an MCC key, an IMSI), else of the
+last international number sent. An e-mail address at the receiver's own registrable
+domain is the vendor's, not the user's (`_same_site`), unless at a mailbox provider.
 """
 
 from __future__ import annotations

@@ -137,6 +137,8 @@ def _exchange(exchange: Exchange, result: AuditResult, masker: Masker) -> dict[s
         "destination": destination_record(result.destinations.get(exchange.id)),
         # the tunnels the packets came through, outermost first; only when there were any
         **({"tunnel": exchange.tunnel} if exchange.tunnel else {}),
+        # bytes of the request are missing from the capture (snaplen, lost segments)
+        **({"incomplete": True} if exchange.incomplete else {}),
     }
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from auditor.detect import INCOMPLETE_NOTE
 from auditor.engine import analyze_files, build_audit
 from auditor.model import InputInfo
+from auditor.report.json_report import report_dict
 from auditor.sources.pcap.http1 import HttpConversation
 from auditor.sources.pcap.reader import read_pcap
 
@@ -41,6 +42,8 @@ def test_observations_say_they_come_from_an_incomplete_request() -> None:
     found = {(o.data_type, o.where, o.key): o for o in result.observations}
     assert set(found) == {("imei", "query", "imei"), ("phone_number", "body", "mobile")}
     assert all(o.detail.endswith("; " + INCOMPLETE_NOTE) for o in found.values())
+    exchanges = report_dict(result)["exchanges"]
+    assert [e.get("incomplete", False) for e in exchanges] == [False, True, True]  # DNS first
 
 
 def test_a_cut_request_line_without_its_line_end() -> None:

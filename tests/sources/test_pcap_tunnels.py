@@ -99,3 +99,16 @@ def test_sip_recognition() -> None:
     cut = parse_request(b"REGISTER sip:a SIP/2.0\r\nFrom: <sip:1@a>\r\nContact: <sip:1@")
     assert cut is not None and cut.notes == ["the SIP message ends inside its headers"]
     assert cut.headers == [("From", "<sip:1@a>"), ("Contact", "<sip:1@")]
+
+
+def test_the_json_report_names_the_tunnel_and_says_what_is_incomplete() -> None:
+    from auditor.report.json_report import report_dict
+
+    result = analyze_files([str(FIXTURES / "tunnel_gtpu.pcap")],
+                           build_audit(device=None, pattern_mode=True))
+    exchanges = report_dict(result)["exchanges"]
+    assert {e["tunnel"] for e in exchanges} == {TUNNELS["tunnel_gtpu.pcap"]}
+    assert not any("incomplete" in e for e in exchanges)
+    plain = report_dict(analyze_files([str(FIXTURES / "sip.pcap")],
+                                      build_audit(device=None)))["exchanges"]
+    assert not any("tunnel" in e for e in plain)

@@ -119,6 +119,8 @@ _HEX16_CLASSES = b"h" * 16
 #: A number as an account id holds one: digits, maybe spaced, maybe after + or 00.
 _ACCOUNT_NUMBER = re.compile(rb"\+?[0-9][0-9 \-]{5,16}[0-9]")
 _MCC_HOST = re.compile(r"\bmcc([0-9]{3})\.")
+#: the domain of an IMS private identity (`<IMSI>@ims.mnc001.mcc262.3gppnetwork.org`)
+_IMS_DOMAIN = re.compile(rb"@[A-Za-z0-9.-]*3gppnetwork\.org", re.IGNORECASE)
 _MCC_VALUE = re.compile(rb"\s*[\"']?([0-9]{3})(?:[0-9]{2,3})?(?![0-9])")
 #: Mailbox providers: an address there is a user's even when sent to the provider itself.
 _MAILBOX_PROVIDERS = frozenset({
@@ -270,6 +272,13 @@ class PatternFinder:
                     key_kinds: frozenset[str], out: list[PatternMatch]) -> None:
         for start, end in _runs_of_14_to_22(digit_classes):
             digits = value[start:end].decode("ascii")
+            if _IMS_DOMAIN.match(value, end) and plausible_imsi(digits) and not \
+                    value[max(0, start - 5):start].lower().endswith((b"sip:", b"sips:")):
+                out.append(PatternMatch("imsi", digits, start, end, 0.9,
+                                        "IMSI as the user of an IMS identity "
+                                        "(user@...3gppnetwork.org)"))
+                self.learn_mcc(digits[:3], "of an IMSI")
+                continue  # a SIP URI's user is left to _uris
             kinds = self._kinds_at(value, start, key_kinds)
             found = classify_digits(digits, kinds)
             if found and not kinds & _NUMBER_KINDS and (

@@ -428,7 +428,7 @@ def sip_and_tel(h: Handset) -> None:
     h.raw_tcp(ims, 5060, register.encode(),
               b"SIP/2.0 401 Unauthorized\r\nContent-Length: 0\r\n\r\n",
               labels=(label("imsi", "header", ["from", "to"], "uri"),
-                      label("imsi", "header", "username", "plain", KNOWN),
+                      label("imsi", "header", "username", "plain"),
                       label("imei", "header", "contact", "uri"),
                       label("phone_number", "header", "p-preferred-identity", "uri")))
     h.send("api.phonevendor.example", "GET", f"/v1/presence?self=tel:%2B{d['phone_number'][1:]}",

@@ -110,3 +110,15 @@ def test_the_called_party_of_a_sip_request_is_not_the_phones_number() -> None:
         == ["+4915209384712"]
     # a REGISTER's To is the phone's own address of record
     assert len(seen(detector, *fields, transport="sip", method="REGISTER")) == 3
+
+
+def test_an_ims_private_identity_names_its_imsi() -> None:
+    header = fld('Digest username="262017305528061@ims.mnc001.mcc262.3gppnetwork.org",'
+                 'realm="ims.mnc001.mcc262.3gppnetwork.org"', key="authorization",
+                 where="header")
+    assert seen(Detector(None), header) == [
+        ("imsi", "262017305528061", 0.9,
+         "IMSI as the user of an IMS identity (user@...3gppnetwork.org)")]
+    # 15 digits at another domain are no IMSI by their place alone (an e-mail address)
+    assert [kind for kind, *_ in seen(Detector(None), fld("262017305528061@example.org",
+                                                          key="user"))] == ["email"]

@@ -31,12 +31,14 @@ def plain():
 
 def test_sip_requests_over_udp_and_tcp(plain) -> None:
     assert [(e.transport, e.method, e.url, e.status, e.client.startswith("[")) for e in plain] \
-        == [("sip", "REGISTER", "sip:ims.mnc001.mcc262.3gppnetwork.org", None, False),
+        == [("sip", "REGISTER", "sip:ims.mnc001.mcc262.3gppnetwork.org", 200, False),
             ("sip", "INVITE", "tel:+4930901820", 200, False),
             ("sip", "MESSAGE", "sip:+4917612345678@ims.mnc001.mcc262.3gppnetwork.org", 200,
              False),
-            ("sip", "MESSAGE", "sip:+4917612345678@ims.mnc001.mcc262.3gppnetwork.org", None,
+            ("sip", "MESSAGE", "sip:+4917612345678@ims.mnc001.mcc262.3gppnetwork.org", 200,
              True)]
+    # over UDP, matched to the final response by Call-ID and CSeq
+    assert plain[0].bytes_down > 0
     register, invite, message, _ = plain
     assert register.host == "ims.mnc001.mcc262.3gppnetwork.org"
     assert invite.host == "127.0.0.1"  # a tel: URI names no host
@@ -69,7 +71,7 @@ def test_a_real_linux_vxlan_tunnel() -> None:
     assert info.warnings == []
     # ARP frames inside the tunnel are neither read nor listed as UDP conversations
     assert [(e.method, e.status, e.tunnel) for e in exchanges] == [
-        ("REGISTER", None, "VXLAN VNI 42 10.210.0.1 -> 10.210.0.2"),
+        ("REGISTER", 200, "VXLAN VNI 42 10.210.0.1 -> 10.210.0.2"),
         ("INVITE", 200, "VXLAN VNI 42 10.210.0.1 -> 10.210.0.2"),
         ("MESSAGE", 200, "VXLAN VNI 42 10.210.0.1 -> 10.210.0.2")]
     assert all(e.client.startswith("192.168.210.1:") for e in exchanges)
@@ -112,3 +114,31 @@ def test_the_json_report_names_the_tunnel_and_says_what_is_incomplete() -> None:
     plain = report_dict(analyze_files([str(FIXTURES / "sip.pcap")],
                                       build_audit(device=None)))["exchanges"]
     assert not any("tunnel" in e for e in plain)
+
+
+def test_sip_over_udp_waits_for_its_final_response() -> None:
+    from auditor.model import InputInfo
+    from auditor.sources.pcap.protocols import CaptureContext, Endpoints
+    from auditor.sources.pcap.sip import SipDatagrams, sip_exchange
+
+    ctx = CaptureContext("t.pcap", InputInfo(path="t.pcap", kind="pcap"))
+    datagrams = SipDatagrams(ctx)
+    message = b"MESSAGE sip:a@b SIP/2.0\r\nCall-ID: x1\r\nCSeq: 4 MESSAGE\r\n\r\nhi"
+    ends = Endpoints("10.0.0.2:5060", "10.0.0.1:5060", "10.0.0.1", 1.0, 1)
+    datagrams.request(sip_exchange(ctx, ends, parse_request(message), 1.0, 1), message)
+    # a provisional answer, one of another transaction, then the final one
+    datagrams.response("10.0.0.1:5060", "10.0.0.2:5060",
+                       b"SIP/2.0 100 Trying\r\nCall-ID: x1\r\nCSeq: 4 MESSAGE\r\n\r\n", 1.1)
+    datagrams.response("10.0.0.1:5060", "10.0.0.2:5060",
+                       b"SIP/2.0 200 OK\r\nCall-ID: x2\r\nCSeq: 4 MESSAGE\r\n\r\n", 1.2)
+    assert ctx.out == []
+    datagrams.response("10.0.0.1:5060", "10.0.0.2:5060",
+                       b"SIP/2.0 202 Accepted\r\ni: x1\r\nCSeq: 4 MESSAGE\r\n\r\n", 1.3)
+    [exchange] = ctx.out
+    assert (exchange.status, exchange.end_time, exchange.bytes_down) == (202, 1.3, 52 + 48)
+    # unanswered: handed out after SIP's timeout, or at the end of the capture
+    datagrams.request(sip_exchange(ctx, ends, parse_request(message), 2.0, 2), message)
+    datagrams.sweep(20.0)
+    assert len(ctx.out) == 1
+    datagrams.sweep(40.0)
+    assert len(ctx.out) == 2 and ctx.out[1].status is None

@@ -43,7 +43,13 @@ from auditor.sources.pcap.protocols import (
     dns_answered,
     dns_exchange,
 )
-from auditor.sources.pcap.sip import SipHandler, looks_like_sip, parse_request, sip_exchange
+from auditor.sources.pcap.sip import (
+    SipDatagrams,
+    SipHandler,
+    looks_like_sip,
+    parse_request,
+    sip_exchange,
+)
 from auditor.sources.pcap.tcp import ReadsEverything, Reassembler
 from auditor.sources.pcap.tls.hello import (
     QuicInitialReader,
@@ -306,6 +312,7 @@ class _CaptureReader:
         self.dns_pending: dict[tuple[str, str, int], Exchange] = {}
         self.keylog_warned = 0  # how many of the key log's warnings are on the input
         self.tunnels: dict[tuple[str, str], str] = {}  # (ip:port, ip:port) -> tunnel name
+        self.sip = SipDatagrams(self.ctx)  # SIP requests over UDP awaiting their answer
         if keylogs:
             self._use_keylog(keylogs)
 
@@ -411,6 +418,7 @@ class _CaptureReader:
         tcp.clear()
         self.udp.clear()
         self._flush_dns(None)
+        self.sip.flush(None)
         self._final_warnings()
         info.exchanges += len(out)
         yield from self._named(out)
@@ -495,9 +503,10 @@ class _CaptureReader:
         flow.datagram(seg, time)
 
     def _sip_datagram(self, seg: Segment, time: float, packet: int) -> None:
-        """A SIP message over UDP: a request is an exchange at once; a response (to the
-        phone) is only counted."""
+        """A SIP message over UDP: a request waits for its final response (sip.py)."""
         if seg.payload.startswith(b"SIP/2.0 "):
+            self.sip.response(format_endpoint(seg.src, seg.sport),
+                              format_endpoint(seg.dst, seg.dport), seg.payload, time)
             return
         request = parse_request(seg.payload)
         if request is None:
@@ -508,7 +517,7 @@ class _CaptureReader:
             request.incomplete = True
         request.size += seg.missing
         ends, _, _ = _oriented(seg, True, time, packet)
-        self.ctx.out.append(sip_exchange(self.ctx, ends, request, time, packet))
+        self.sip.request(sip_exchange(self.ctx, ends, request, time, packet), seg.payload)
 
     def _dns(self, seg: Segment, time: float, packet: int) -> None:
         message = parse_dns(seg.payload)
@@ -553,6 +562,7 @@ class _CaptureReader:
 
     def _sweep(self, now: float) -> None:
         self._flush_dns(now - _DNS_WAIT)
+        self.sip.sweep(now)
         stale = {id(h.conn): h.conn for h in self.tcp.values()
                  if now - h.ends.last_time > _IDLE_TCP}
         stale.update({id(f): f for f in self.udp.values() if now - f.ends.last_time > _IDLE_UDP})

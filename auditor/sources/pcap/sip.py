@@ -3,13 +3,14 @@ MESSAGE, ... — becomes an exchange whose URL is the request URI (`sip:<IMSI>@i
 `tel:+49...`) and whose headers are the message's (From, To, P-Asserted-Identity, Contact
 with `+sip.instance="<urn:gsma:imei:...>"`), compact names written out, so the detectors
 search them like any other upload. Responses give the status of the request before them
-on a TCP connection; over UDP a request is one datagram and is handed out at once.
+on a TCP connection; over UDP a request is one datagram, matched to its final response by
+Call-ID and CSeq (`SipDatagrams`), or handed out unanswered after SIP's 32-second timeout.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from auditor.model import Exchange
 from auditor.sources.pcap.protocols import CaptureContext, Endpoints
@@ -32,6 +33,8 @@ _COMPACT = {"i": "Call-ID", "m": "Contact", "f": "From", "t": "To", "l": "Conten
             "b": "Referred-By", "x": "Session-Expires", "a": "Accept-Contact",
             "j": "Reject-Contact", "d": "Request-Disposition", "y": "Identity"}
 _MAX_MESSAGE = 64 << 10  # a SIP message over TCP; past this the stream is not SIP
+_TIMEOUT = 32.0  # seconds: SIP's transaction timeout (64 x T1) for a request over UDP
+_TRANSACTION = re.compile(rb"(?im)^(?:call-id|i)[ \t]*:[ \t]*(\S+)|^cseq[ \t]*:[ \t]*(\d+)")
 
 
 def looks_like_sip(data: bytes) -> bool:
@@ -80,6 +83,56 @@ def sip_exchange(ctx: CaptureContext, ends: Endpoints, request: SipRequest, time
         body=request.body, source=f"{ctx.path}#pkt {packet}", bytes_up=request.size,
         bytes_down=bytes_down, status=status, server_ip=ends.server_ip, end_time=time,
         notes=tuple(request.notes), incomplete=request.incomplete)
+
+
+def _transaction(message: bytes) -> tuple[bytes, bytes]:
+    """(Call-ID, CSeq number) of a SIP message: what pairs a response with its request."""
+    call_id = cseq = b""
+    head_end = message.find(b"\r\n\r\n")
+    for match in _TRANSACTION.finditer(message, 0, head_end if head_end >= 0 else len(message)):
+        call_id = call_id or (match.group(1) or b"")
+        cseq = cseq or (match.group(2) or b"")
+    return call_id, cseq
+
+
+class SipDatagrams:
+    """SIP over UDP: each request waits for its final response (Call-ID, CSeq and the two
+    endpoints must match), or for the timeout, before it is handed out to `out`."""
+
+    def __init__(self, ctx: CaptureContext) -> None:
+        self.ctx = ctx
+        self.pending: dict[tuple, Exchange] = {}  # (client, server, Call-ID, CSeq) -> request
+
+    def request(self, exchange: Exchange, message: bytes) -> None:
+        key = (exchange.client, exchange.server, *_transaction(message))
+        earlier = self.pending.pop(key, None)
+        if earlier is not None:  # a retransmission: the first one went unanswered so far
+            self.ctx.out.append(earlier)
+        self.pending[key] = exchange
+
+    def response(self, src: str, dst: str, message: bytes, time: float) -> None:
+        status = _STATUS_LINE.match(message)
+        key = (dst, src, *_transaction(message))
+        exchange = self.pending.get(key)
+        if exchange is None or status is None:
+            return
+        exchange = replace(exchange, bytes_down=exchange.bytes_down + len(message),
+                           end_time=time)
+        if int(status.group(1)) < 200:
+            self.pending[key] = exchange  # provisional: the final response follows
+            return
+        del self.pending[key]
+        self.ctx.out.append(replace(exchange, status=int(status.group(1))))
+
+    def flush(self, asked_before: float | None) -> None:
+        """Hands out the requests sent before then (all when None) still unanswered."""
+        for key in [k for k, e in self.pending.items()
+                    if asked_before is None or e.time < asked_before]:
+            self.ctx.out.append(self.pending.pop(key))
+
+    def sweep(self, now: float) -> None:
+        if self.pending:
+            self.flush(now - _TIMEOUT)
 
 
 class SipHandler:

@@ -81,3 +81,17 @@ MCC_REGIONS = {
     "722": "AR", "724": "BR", "730": "CL", "732": "CO", "734": "VE", "736": "BO", "738": "GY",
     "740": "EC", "742": "GF", "744": "PY", "746": "SR", "748": "UY", "750": "FK",
 }
+
+#: Registrable domains of mobile operators and the country each serves: a phone that talks
+#: to its carrier's host tells the capture's region (for reading national numbers).
+CARRIER_DOMAINS = {
+    "10086.cn": "CN", "chinamobile.com": "CN", "189.cn": "CN", "chinatelecom.com.cn": "CN",
+    "10010.com": "CN", "chinaunicom.com": "CN", "telekom.de": "DE", "vodafone.de": "DE",
+    "o2online.de": "DE", "vodafone.co.uk": "GB", "ee.co.uk": "GB", "three.co.uk": "GB",
+    "o2.co.uk": "GB", "orange.fr": "FR", "sfr.fr": "FR", "bouyguestelecom.fr": "FR",
+    "tim.it": "IT", "vodafone.it": "IT", "windtre.it": "IT", "movistar.es": "ES",
+    "vodafone.es": "ES", "verizon.com": "US", "att.com": "US", "t-mobile.com": "US",
+    "jio.com": "IN", "airtel.in": "IN", "nttdocomo.co.jp": "JP", "docomo.ne.jp": "JP",
+    "softbank.jp": "JP", "kddi.com": "JP", "sktelecom.com": "KR", "mts.ru": "RU",
+    "beeline.ru": "RU", "megafon.ru": "RU", "telstra.com.au": "AU", "optus.com.au": "AU",
+}

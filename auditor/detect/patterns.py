@@ -24,7 +24,7 @@ Confidence (in (0, 1)) says how much the shape alone proves:
 
 National numbers are read in the capture's likely region (`likely_region`): the profile's,
 else the country of the last MCC seen (a 3GPP host name, an MCC key, an IMSI), else of the
-last international number sent. An e-mail address at the receiver's own registrable
+last carrier host the phone talked to, else of the last international number sent. An e-mail address at the receiver's own registrable
 domain is the vendor's, not the user's (`_same_site`), unless at a mailbox provider.
 """
 
@@ -42,6 +42,7 @@ from ahocorasick_rs import BytesAhoCorasick
 from auditor.detect.batch import FieldBatch
 from auditor.detect.hints import HINTED_KINDS, KeyHints, local_key
 from auditor.detect.identifiers import (
+    CARRIER_DOMAINS,
     MCC_REGIONS,
     REPORTING_BODIES,
     luhn_valid,
@@ -157,6 +158,7 @@ class PatternFinder:
         self.region = region or None
         self._regions: list[str] = []  # of international numbers seen, latest first
         self._mcc: tuple[str, str] | None = None  # (region, what said so) from the last MCC
+        self._carrier: tuple[str, str] | None = None  # (region, host) of a carrier's host
         self.receiver = ""  # the host of the exchange being searched (set by the detector)
         self._key_hinted: dict[str, bool] = {}
         # hint words of 3+ letters, found in text with one automaton pass (shorter words
@@ -408,14 +410,21 @@ class PatternFinder:
             match = _MCC_HOST.search(host)
             if match:
                 self.learn_mcc(match.group(1), f"in {host}")
+        elif host:
+            region = CARRIER_DOMAINS.get(_registrable(host.lower().rstrip(".")))
+            if region:
+                self._carrier = (region, f"the carrier host {host}")
 
     def likely_region(self) -> tuple[str, str] | None:
         """(region, why) national-form numbers are read in: the profile's, else the
-        country of the last MCC seen, else of the last international number sent."""
+        country of the last MCC seen, else of the last carrier host the phone talked to,
+        else of the last international number sent."""
         if self.region:
             return self.region, "the device profile's region"
         if self._mcc is not None:
             return self._mcc
+        if self._carrier is not None:
+            return self._carrier
         if self._regions:
             return self._regions[0], "the country of international numbers this capture sent"
         return None

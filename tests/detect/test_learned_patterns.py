@@ -52,9 +52,12 @@ def test_region_sources_in_order() -> None:
     [found] = seen(detector, fld("18611730452", key="user_id"))
     assert "region from the device profile's region" in found[3] and found[2] == 0.7
     other = Detector(None)
-    seen(other, fld("46001", key="simOperator"))
+    seen(other, fld("x", key="q"), host="touch.10086.cn")  # a carrier's host
     [found] = seen(other, fld("18611730452", key="user_id"))
-    assert found[3].endswith("region from MCC 460 under the key `simOperator`")
+    assert found[3].endswith("region from the carrier host touch.10086.cn")
+    seen(other, fld("26201", key="simOperator"))  # an MCC is the more specific
+    [found] = seen(other, fld("015209384712", key="user_id"))
+    assert found[3].endswith("region from MCC 262 under the key `simOperator`")
 
 
 def test_hex_identifiers_under_device_id_keys() -> None:

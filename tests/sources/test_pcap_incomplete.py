@@ -56,3 +56,34 @@ def test_a_cut_request_line_without_its_line_end() -> None:
     assert [(r.method, r.target, r.version, r.incomplete, bytes(r.body)) for r in requests] == [
         ("GET", "/r?imei=868812035172641&v=", "", True, b""),
         ("POST", "/next", "1.1", False, b"ok")]
+
+
+def test_a_long_upload_cut_in_every_segment_notes_few_gaps() -> None:
+    requests = []
+    conv = HttpConversation(requests.append, lambda *_: None)
+    conv.up.data(b"POST /up HTTP/1.1\r\nContent-Length: 100000\r\n", 1.0, 1)
+    conv.up.gap(1000, 44)
+    for n in range(50):
+        conv.up.data(b"x" * 30, 1.0, n + 2)
+        conv.up.gap(1000, 1074 + n * 1030)
+    conv.close()
+    [request] = requests
+    assert len(request.notes) == 6  # the cut, 3 gaps, "47 more", the fragments
+    assert request.notes[4] == "47 more gaps in the upload after these"
+    assert bytes(request.body) == b"\n".join([b"x" * 30] * 50)
+
+
+def test_an_unknown_protocol_keeps_what_follows_a_gap() -> None:
+    from auditor.sources.pcap.protocols import CaptureContext, Endpoints, RawHandler
+
+    ctx = CaptureContext("t.pcap", InputInfo(path="t.pcap", kind="pcap"))
+    ends = Endpoints("10.0.0.2:4000", "10.0.0.1:7000", "10.0.0.1", 1.0, 1, bytes_up=90)
+    handler = RawHandler(ctx, ends)
+    handler.up.data(b"HELLO imei=86881203", 1.0, 1)
+    handler.up.gap(40, 19)
+    handler.up.data(b"msisdn=+8618611730452", 1.1, 3)
+    handler.close()
+    [exchange] = ctx.out
+    assert exchange.body == b"HELLO imei=86881203\nmsisdn=+8618611730452"
+    assert exchange.incomplete and exchange.notes == (
+        "gap: 40 bytes missing at stream offset 19",)

@@ -32,6 +32,7 @@ _REQUEST_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^\s]+) HTTP/(\d\.\
 _CUT_REQUEST_LINE = re.compile(rb"(" + _METHOD_ALT + rb") ([^\s]+)(?: HTTP/(\d\.\d))?")
 #: bytes of body fragments kept for a request cut by gaps (what survives a short snaplen)
 _MAX_FRAGMENTS = 64 << 10
+_NOTED_GAPS = 3  # gaps inside a cut request noted one by one; more are only counted
 _STATUS_LINE = re.compile(rb"HTTP/\d\.\d (\d{3})")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _HEADER = re.compile(r"^([^:\n]*):(.*)$", re.MULTILINE)  # a header line: name, value
@@ -288,6 +289,7 @@ class _ClientStream:
         # fragments of its body (searched as far as the bytes go), then it is finished
         self.fragments: HttpMessage | None = None
         self.fragment_break = False  # the next fragment comes after a gap
+        self.fragment_gaps = 0  # gaps seen since the cut, past the first
 
     def data(self, chunk: bytes, time: float, packet: int) -> None:
         self.now = (time, packet)
@@ -318,7 +320,9 @@ class _ClientStream:
             return
         if self.state == "resync" and self.fragments is not None:
             self._keep_fragment(self.buf)
-            self.fragments.notes.append(note)
+            self.fragment_gaps += 1
+            if self.fragment_gaps <= _NOTED_GAPS:
+                self.fragments.notes.append(note)
             self.fragments.bytes_up += missing
             self.fragment_break = True
         elif self.state == "head" and self.buf:
@@ -334,7 +338,7 @@ class _ClientStream:
                 reader.read(self.buf, 0)
             self.buf.clear()
             self.fragments = request  # finished when the next request starts, or at close
-            self.fragment_break = True
+            self.fragment_break, self.fragment_gaps = True, 0
             request.body = reader.body if reader else bytearray()
             self.current = self.reader = None
         if self.state not in ("opaque", "websocket"):
@@ -433,7 +437,7 @@ class _ClientStream:
         self.conv.requests.append(request)
         self.conv.unanswered.append(request)
         self.fragments = request
-        self.fragment_break = False
+        self.fragment_break, self.fragment_gaps = False, 0
 
     def _keep_fragment(self, data: bytes | bytearray) -> None:
         """Bytes of a cut request's body; those on either side of a gap are kept apart by
@@ -449,6 +453,9 @@ class _ClientStream:
 
     def _end_fragments(self) -> None:
         request, self.fragments = self.fragments, None
+        if self.fragment_gaps > _NOTED_GAPS:
+            request.notes.append(f"{self.fragment_gaps - _NOTED_GAPS} more gaps in the "
+                                 f"upload after these")
         if request.body:
             request.notes.append("body fragments between gaps kept as captured")
         request.complete = True

@@ -253,6 +253,7 @@ class _UdpFlow:
         self.quic = QuicInitialReader() if quic else None
         self.body = bytearray()
         self.datagrams = [0, 0]
+        self.cut = 0  # datagrams up the capture's snaplen cut
 
     def datagram(self, seg: Segment, time: float) -> None:
         ends = self.ends
@@ -267,6 +268,9 @@ class _UdpFlow:
                 self.quic.add(seg.payload)
             elif len(self.body) < RAW_BODY_LIMIT:
                 self.body += seg.payload[:RAW_BODY_LIMIT - len(self.body)]
+                if seg.missing:  # what follows was not beside what was captured
+                    self.cut += 1
+                    self.body += b"\n"
         else:
             ends.bytes_down += size
             self.datagrams[1] += 1
@@ -292,11 +296,13 @@ class _UdpFlow:
             return
         if e.bytes_up > RAW_BODY_LIMIT:
             notes.append(f"only the first {RAW_BODY_LIMIT >> 10} KiB of the upload are kept")
+        if self.cut:
+            notes.append(f"{self.cut} datagrams up were cut by the capture's snaplen")
         ctx.out.append(Exchange(
             id=0, time=e.time, client=e.client, server=e.server, host=host, transport="udp",
             body=bytes(self.body), source=f"{ctx.path}#pkt {e.packet}", bytes_up=e.bytes_up,
             bytes_down=e.bytes_down, server_ip=e.server_ip, end_time=e.last_time,
-            notes=tuple(notes)))
+            notes=tuple(notes), incomplete=bool(self.cut)))
 
 
 class _CaptureReader:

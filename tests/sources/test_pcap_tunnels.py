@@ -1,7 +1,8 @@
 """Tunnels (tunnels.py) and SIP (sip.py) in captures made by tests/fixtures/pcap/
-make_tunnels.py: SIP recorded on loopback and across a real Linux VXLAN tunnel between
-network namespaces; the other tunnels wrap the recorded packets with scapy (the kernel
-that made them has no GRE/IPIP/SIT/ERSPAN/GTP/PPP/MPLS support — the script says so)."""
+make_tunnels.py: SIP recorded on loopback, across a real Linux VXLAN tunnel between network
+namespaces and through a PDP context of OsmoGGSN (real GTP-U); the other tunnels wrap the
+recorded packets with scapy (the kernel that made them has no GRE/IPIP/SIT/ERSPAN/PPP/MPLS
+support, and OsmoGGSN sends no GTP-U extension headers — the script says so)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from auditor.sources.pcap.sip import looks_like_sip, parse_request
 IMSI, IMEI, MSISDN = "262017305528061", "353918062719402", "+4915209384712"
 OUTER = "10.120.0.7 -> 10.120.5.1"
 TUNNELS = {
-    "tunnel_gtpu.pcap": f"GTP-U TEID 0x1f2e {OUTER}",
+    "tunnel_gtpu_ext.pcap": f"GTP-U TEID 0x1f2e {OUTER}",
     "tunnel_gre.pcap": f"GRE key 7 {OUTER}",
     "tunnel_erspan2.pcap": f"ERSPAN II session 5 {OUTER}",
     "tunnel_erspan3.pcap": f"ERSPAN III session 6 {OUTER}",
@@ -77,6 +78,17 @@ def test_a_real_linux_vxlan_tunnel() -> None:
     assert all(e.client.startswith("192.168.210.1:") for e in exchanges)
 
 
+def test_real_gtp_u_of_osmo_ggsn() -> None:
+    exchanges, info = read("tunnel_gtpu.pcap")
+    assert info.warnings == []
+    # the handset's address is the one the GGSN gave its PDP context
+    assert [(e.method, e.status, e.client.split(":")[0], e.server) for e in exchanges] == [
+        ("REGISTER", 200, "172.29.7.1", "198.18.0.10:5060"),
+        ("INVITE", 200, "172.29.7.1", "198.18.0.10:5060"),
+        ("MESSAGE", 200, "172.29.7.1", "198.18.0.10:5060")]
+    assert {e.tunnel for e in exchanges} == {"GTP-U TEID 0x1 10.230.0.1 -> 10.230.0.2"}
+
+
 @pytest.mark.parametrize("mode", ["pattern", "known"])
 def test_imsi_imei_and_number_found_in_sip_inside_gtp_u(mode, tmp_path) -> None:
     device = tmp_path / "device.yaml"
@@ -109,7 +121,7 @@ def test_the_json_report_names_the_tunnel_and_says_what_is_incomplete() -> None:
     result = analyze_files([str(FIXTURES / "tunnel_gtpu.pcap")],
                            build_audit(device=None, pattern_mode=True))
     exchanges = report_dict(result)["exchanges"]
-    assert {e["tunnel"] for e in exchanges} == {TUNNELS["tunnel_gtpu.pcap"]}
+    assert {e["tunnel"] for e in exchanges} == {"GTP-U TEID 0x1 10.230.0.1 -> 10.230.0.2"}
     assert not any("incomplete" in e for e in exchanges)
     plain = report_dict(analyze_files([str(FIXTURES / "sip.pcap")],
                                       build_audit(device=None)))["exchanges"]

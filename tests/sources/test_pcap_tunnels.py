@@ -154,3 +154,23 @@ def test_sip_over_udp_waits_for_its_final_response() -> None:
     assert len(ctx.out) == 1
     datagrams.sweep(40.0)
     assert len(ctx.out) == 2 and ctx.out[1].status is None
+
+
+def test_a_sip_stream_claiming_a_huge_body_is_read_to_64_kib() -> None:
+    from auditor.model import InputInfo
+    from auditor.sources.pcap.protocols import CaptureContext, Endpoints
+    from auditor.sources.pcap.sip import SipHandler
+
+    info = InputInfo(path="t.pcap", kind="pcap")
+    ctx = CaptureContext("t.pcap", info)
+    handler = SipHandler(ctx, Endpoints("10.0.0.2:5000", "10.0.0.1:5060", "10.0.0.1", 1.0, 1))
+    handler.up.data(b"MESSAGE sip:a@b SIP/2.0\r\nContent-Length: 999999999999\r\n\r\n", 1.0, 1)
+    for n in range(100):
+        handler.up.data(b"x" * 1000, 1.0, n + 2)
+    handler.close()
+    [exchange] = ctx.out
+    assert len(exchange.body) < 64 << 10 and exchange.method == "MESSAGE"
+    assert len(handler.up.buf) == 0
+    assert info.warnings == [("SIP 10.0.0.2:5000 -> 10.0.0.1:5060: a SIP message over 64 KiB "
+                             "(its first 64 KiB were read); the rest of the connection was "
+                             "not read")]

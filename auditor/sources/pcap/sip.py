@@ -34,6 +34,7 @@ _COMPACT = {"i": "Call-ID", "m": "Contact", "f": "From", "t": "To", "l": "Conten
             "j": "Reject-Contact", "d": "Request-Disposition", "y": "Identity"}
 _MAX_MESSAGE = 64 << 10  # a SIP message over TCP; past this the stream is not SIP
 _TIMEOUT = 32.0  # seconds: SIP's transaction timeout (64 x T1) for a request over UDP
+_MAX_PENDING = 4096  # unanswered requests over UDP held at once; older ones go out as they are
 _TRANSACTION = re.compile(rb"(?im)^(?:call-id|i)[ \t]*:[ \t]*(\S+)|^cseq[ \t]*:[ \t]*(\d+)")
 
 
@@ -108,6 +109,8 @@ class SipDatagrams:
         earlier = self.pending.pop(key, None)
         if earlier is not None:  # a retransmission: the first one went unanswered so far
             self.ctx.out.append(earlier)
+        elif len(self.pending) >= _MAX_PENDING:
+            self.ctx.out.append(self.pending.pop(next(iter(self.pending))))
         self.pending[key] = exchange
 
     def response(self, src: str, dst: str, message: bytes, time: float) -> None:
@@ -185,6 +188,11 @@ class _SipStream(ReadsEverything):
                     self._give_up("a SIP message head over 64 KiB")
                 return
             size = end.end() + _content_length(bytes(self.buf[:end.start()]))
+            if size > _MAX_MESSAGE:  # read its first 64 KiB, then no more of the stream
+                if len(self.buf) >= _MAX_MESSAGE:
+                    self._message(bytes(self.buf[:_MAX_MESSAGE]))
+                    self._give_up("a SIP message over 64 KiB (its first 64 KiB were read)")
+                return
             if len(self.buf) < size:
                 return
             self._message(bytes(self.buf[:size]))

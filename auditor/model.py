@@ -14,7 +14,10 @@ from enum import Enum
 
 #: Every data type an observation can carry, grouped as rules may name them.
 DATA_GROUPS: dict[str, tuple[str, ...]] = {
-    "device-ids": ("imei", "serial_number", "mac_address", "android_id", "advertising_id"),
+    #: hashed_id: a digest sent under a device-id key whose pre-image is unknown (pattern
+    #: mode); a digest of a known value is reported as that value's type, `hashed`
+    "device-ids": ("imei", "serial_number", "mac_address", "android_id", "advertising_id",
+                   "hashed_id"),
     "sim-ids": ("imsi", "iccid", "phone_number"),
     "content": ("contacts", "sms", "location"),
 }
@@ -122,15 +125,22 @@ class Exchange:
     end_time: float | None = None  # time of the last byte of the exchange, when known
     notes: tuple[str, ...] = ()  # things a reader should know about this exchange ("gap")
     app: App | None = None  # the app that sent it, when the input records it (PCAPdroid)
+    #: the tunnels the packets came through, outermost first ("GTP-U TEID 0x1 a -> b")
+    tunnel: str = ""
+    #: bytes of the request are missing from the capture (snaplen, lost segments): it was
+    #: searched as far as its bytes go
+    incomplete: bool = False
 
     @property
     def request_line(self) -> str:
         """What a reader checks first: `POST http://host/path` or `DNS query host`."""
         if self.transport == "dns":
-            return f"DNS query {self.host}"
-        if self.method and self.url:
-            return f"{self.method} {self.url}"
-        return f"{self.transport.upper()} {self.host or self.server}"
+            line = f"DNS query {self.host}"
+        elif self.method and self.url:
+            line = f"{self.method} {self.url}"
+        else:
+            line = f"{self.transport.upper()} {self.host or self.server}"
+        return f"{line} [in {self.tunnel}]" if self.tunnel else line
 
     @property
     def encrypted(self) -> bool:

@@ -174,10 +174,11 @@ def _make_certificate(workdir: Path, names: list[str]) -> None:
 
 
 def record(session: Session, handset: Callable[[Session], None], out: Path,
-           keylog_out: Path | None = None) -> None:
-    """Run the servers and tcpdump, let `handset` talk, then write the rewritten capture."""
+           keylog_out: Path | None = None, snaplen: int = 0) -> None:
+    """Run the servers and tcpdump, let `handset` talk, then write the rewritten capture.
+    `snaplen`: record only that many bytes of each packet (`tcpdump -s`), 0 for all."""
     raw = session.workdir / "raw.pcap"
-    with recording(session, raw):
+    with recording(session, raw, snaplen=snaplen):
         handset(session)
     rewrite_addresses(raw, out, {
         session.phone_loopback: session.phone_ip,
@@ -190,9 +191,10 @@ def record(session: Session, handset: Callable[[Session], None], out: Path,
 
 
 @contextmanager
-def recording(session: Session, raw: Path) -> Iterator[None]:
+def recording(session: Session, raw: Path, *, snaplen: int = 0) -> Iterator[None]:
     """The session's servers and DNS responder, and tcpdump writing `raw` (loopback
-    addresses as they are) while the body of the `with` talks to them."""
+    addresses as they are) while the body of the `with` talks to them. `snaplen`: record
+    only that many bytes of each packet (`tcpdump -s`), 0 for all."""
     if shutil.which("tcpdump") is None:
         sys.exit("tcpdump is needed: apt-get install tcpdump")
     stop = threading.Event()
@@ -215,7 +217,12 @@ def recording(session: Session, raw: Path) -> Iterator[None]:
     threading.Thread(target=_dns_responder, daemon=True,
                      args=(dns, {h.name: h.public_ip for h in session.hosts}, stop)).start()
 
-    dump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-w", str(raw), "net", "127.0.0.0/8"],
+    cut = ["-s", str(snaplen)] if snaplen else []
+    # only the session's own servers: other programs on this machine use loopback too
+    only = " or ".join(f"host {address}" for address in
+                       [session.dns_loopback] + [h.loopback_ip for h in session.hosts])
+    dump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "--immediate-mode", *cut, "-w",
+                             str(raw), only],
                             stderr=subprocess.PIPE, text=True)
     assert dump.stderr is not None
     while "listening on" not in dump.stderr.readline():

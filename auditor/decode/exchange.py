@@ -49,7 +49,8 @@ def _url_fields(url: str, walker: Walker) -> None:
     once = unquote_to_bytes(url)
     if once != url.encode():
         walker.plain("url", "", once, ("percent",))
-    walker.url_parts("url", url, ())
+    if not url.startswith(("sip:", "sips:", "tel:")):  # a SIP/tel URI has no path or query
+        walker.url_parts("url", url, ())
 
 
 def _header_fields(headers: tuple[tuple[str, str], ...], walker: Walker) -> None:

@@ -74,6 +74,8 @@ class Detector:
             return []
         batch = FieldBatch(fields)
         known_by_field = self.known.search_batch(batch) if self.known else {}
+        if self.patterns:
+            self.patterns.note_host(exchange.host)
         searched = self.patterns.candidates(batch) if self.patterns else set()
         seen: list[_Seen] = []
         coordinates: list[tuple[Field, KnownMatch | PatternMatch]] = []
@@ -89,7 +91,7 @@ class Detector:
                                       == "contacts" else ""))
             if self.patterns and index in searched and is_text(fld.value):
                 for found in self.patterns.search_field(batch, index):
-                    if self._is_known(found, known):
+                    if self._is_known(found, known) or _called_party(exchange, fld, found):
                         continue
                     if found.data_type in ("latitude", "longitude"):
                         coordinates.append((fld, found))
@@ -104,7 +106,8 @@ class Detector:
         # innermost first: a number in the raw body gives way to the same number in its
         # JSON field, which in turn gives way to the address book it is an entry of
         kept = [item for item in _innermost(seen) if not _inside(item, found_structures)]
-        return [item.observation for item in _address_book(kept)]
+        out = [item.observation for item in _address_book(kept)]
+        return _from_incomplete(out) if exchange.incomplete else out
 
     def _structures(self, batch: FieldBatch) -> list[StructureFinding]:
         """Address books and SMS archives: arrays of elements, and vCard text."""
@@ -209,6 +212,25 @@ def _inside(item: _Seen, structures: list[StructureFinding]) -> bool:
     o = item.observation
     return o.match == "pattern" and o.data_type in ("phone_number", "email") and any(
         s.covers(o.where, o.key, item.chain) for s in structures)
+
+
+#: what an observation of an exchange with bytes missing from the capture says of it
+INCOMPLETE_NOTE = "from an incomplete request (bytes missing from the capture)"
+
+
+def _from_incomplete(observations: list[Observation]) -> list[Observation]:
+    """Observations of a request cut by snaplen or a gap: marked as such in `detail`."""
+    return [replace(o, detail=f"{o.detail}; {INCOMPLETE_NOTE}" if o.detail else INCOMPLETE_NOTE)
+            for o in observations]
+
+
+def _called_party(exchange: Exchange, fld: Field, found: PatternMatch) -> bool:
+    """A number in a SIP request's URI or To header other than a REGISTER's is whom the
+    phone calls or texts — a contact's number, not the phone's own (From, P-Asserted-
+    Identity, P-Preferred-Identity and Contact name the phone's)."""
+    return exchange.transport == "sip" and found.data_type == "phone_number" and \
+        exchange.method != "REGISTER" and (
+            fld.where == "url" or (fld.where == "header" and fld.key in ("to", "refer-to")))
 
 
 def _unreadable(exchange: Exchange) -> list[Observation]:

@@ -14,7 +14,7 @@ from auditor.model import InputError
 BUNDLED_HINTS = BUNDLED_RULES / "key-hints.yaml"
 
 HINTED_KINDS = ("imei", "meid", "imsi", "iccid", "phone_number", "mac_address", "android_id",
-                "advertising_id", "latitude", "longitude")
+                "advertising_id", "latitude", "longitude", "account_id", "device_id", "mcc")
 STRUCTURE_ROLES = ("contact_name", "contact_phone", "sms_address", "sms_body", "sms_date")
 
 _CACHE_LIMIT = 65536

@@ -13,8 +13,19 @@ Confidence (in (0, 1)) says how much the shape alone proves:
   0.95  the key names the identifier and the shape fits it exactly (Luhn-valid IMEI, ...)
   0.9   a URI that says what it is (tel:, sip:, urn:gsma:imei:), e-mail addresses
   0.8   the key names it, the shape fits loosely (IMEI failing Luhn, 14 digits, MEID)
-  0.75  a MAC with separators under no key hint; coordinates under lat/lon keys
-  0.7   shape alone: Luhn-valid 15 digits with a reporting-body TAC; "lat,lon" text pairs
+  0.75  a MAC with separators under no key hint; coordinates under lat/lon keys; 16 hex
+        digits under a generic device-id key (an Android ID's shape); a mobile number in
+        national form with its trunk prefix under an account-id key
+  0.7   shape alone: Luhn-valid 15 digits with a reporting-body TAC; "lat,lon" text pairs;
+        a 32/40/64-hex digest under a device-id key (`hashed_id`); a mobile number under
+        an account-id key in a national form without trunk prefix, or international
+        without `+`
+  0.6   a mobile number under an account-id key without the trunk prefix its country has
+
+National numbers are read in the capture's likely region (`likely_region`): the profile's,
+else the country of the last MCC seen (a 3GPP host name, an MCC key, an IMSI), else of the
+last carrier host the phone talked to, else of the last international number sent. An e-mail address at the receiver's own registrable
+domain is the vendor's, not the user's (`_same_site`), unless at a mailbox provider.
 """
 
 from __future__ import annotations
@@ -30,7 +41,15 @@ from ahocorasick_rs import BytesAhoCorasick
 
 from auditor.detect.batch import FieldBatch
 from auditor.detect.hints import HINTED_KINDS, KeyHints, local_key
-from auditor.detect.identifiers import luhn_valid, plausible_iccid, plausible_imei, plausible_imsi
+from auditor.detect.identifiers import (
+    CARRIER_DOMAINS,
+    MCC_REGIONS,
+    REPORTING_BODIES,
+    luhn_valid,
+    plausible_iccid,
+    plausible_imei,
+    plausible_imsi,
+)
 from auditor.model import Field
 
 _ZEROS = re.compile(rb"0*")
@@ -93,6 +112,25 @@ _KEY_OF = attrgetter("key")
 _KEY_CACHE_LIMIT = 65536
 _SHAPES = {"advertising_id": "advertising-ID UUID", "android_id": "Android ID (16 hex digits)",
            "meid": "MEID (14 hex digits)", "mac_address": "bare MAC (12 hex digits)"}
+#: A hex token of an Android ID's or a digest's length, alone (not inside a longer token).
+_HEX_ID = re.compile(rb"(?<![0-9A-Za-z_-])(?:[0-9A-Fa-f]{64}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{32}|"
+                     rb"[0-9A-Fa-f]{16})(?![0-9A-Za-z_-])")
+_DIGEST_NAMES = {32: "MD5", 40: "SHA-1", 64: "SHA-256"}
+_HEX16_CLASSES = b"h" * 16
+#: A number as an account id holds one: digits, maybe spaced, maybe after + or 00.
+_ACCOUNT_NUMBER = re.compile(rb"\+?[0-9][0-9 \-]{5,16}[0-9]")
+_MCC_HOST = re.compile(r"\bmcc([0-9]{3})\.")
+#: the domain of an IMS private identity (`<IMSI>@ims.mnc001.mcc262.3gppnetwork.org`)
+_IMS_DOMAIN = re.compile(rb"@[A-Za-z0-9.-]*3gppnetwork\.org", re.IGNORECASE)
+_MCC_VALUE = re.compile(rb"\s*[\"']?([0-9]{3})(?:[0-9]{2,3})?(?![0-9])")
+#: Mailbox providers: an address there is a user's even when sent to the provider itself.
+_MAILBOX_PROVIDERS = frozenset({
+    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com",
+    "yahoo.com", "icloud.com", "me.com", "mac.com", "aol.com", "proton.me", "protonmail.com",
+    "gmx.de", "gmx.net", "web.de", "t-online.de", "mail.ru", "yandex.ru", "qq.com", "163.com",
+    "126.com", "sina.com", "foxmail.com", "naver.com"})
+#: Second-level labels under which a country's registrable domains sit (`example.co.uk`).
+_SECOND_LEVEL = frozenset({"co", "com", "net", "org", "gov", "edu", "ac", "ne", "or", "go"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +157,9 @@ class PatternFinder:
         self.hints = hints
         self.region = region or None
         self._regions: list[str] = []  # of international numbers seen, latest first
+        self._mcc: tuple[str, str] | None = None  # (region, what said so) from the last MCC
+        self._carrier: tuple[str, str] | None = None  # (region, host) of a carrier's host
+        self.receiver = ""  # the host of the exchange being searched (set by the detector)
         self._key_hinted: dict[str, bool] = {}
         # hint words of 3+ letters, found in text with one automaton pass (shorter words
         # such as `mb` or `ia` occur in any text and only count as a field's own key)
@@ -203,10 +244,16 @@ class PatternFinder:
             for regex, kind, confidence in _HINTED_SHAPES:
                 if (kind != "advertising_id" or _UUID_CLASSES in hexes) and hinted(kind):
                     self._hinted(regex, kind, value, key_kinds, confidence, out)
+            if _HEX16_CLASSES in hexes and hinted("device_id"):
+                self._device_ids(value, key_kinds, out)
         if b"@" in value:
             self._emails(value, lowered, out)
         if b"0000" in digits and hinted("phone_number"):
             self._phones(value, key_kinds, out)
+        if "mcc" in key_kinds:
+            self._mcc_field(key, value)
+        if b"0000" in digits and hinted("account_id"):
+            self._account_numbers(value, key_kinds, out)
         if key_kinds & _COORDINATE_KINDS or b"lat" in lowered or b".0000" in digits:
             self._coordinates(value, lowered, digits, key_kinds, out)
         return [m for m in out if not self.hints.is_placeholder(m.value)]
@@ -227,6 +274,13 @@ class PatternFinder:
                     key_kinds: frozenset[str], out: list[PatternMatch]) -> None:
         for start, end in _runs_of_14_to_22(digit_classes):
             digits = value[start:end].decode("ascii")
+            if _IMS_DOMAIN.match(value, end) and plausible_imsi(digits) and not \
+                    value[max(0, start - 5):start].lower().endswith((b"sip:", b"sips:")):
+                out.append(PatternMatch("imsi", digits, start, end, 0.9,
+                                        "IMSI as the user of an IMS identity "
+                                        "(user@...3gppnetwork.org)"))
+                self.learn_mcc(digits[:3], "of an IMSI")
+                continue  # a SIP URI's user is left to _uris
             kinds = self._kinds_at(value, start, key_kinds)
             found = classify_digits(digits, kinds)
             if found and not kinds & _NUMBER_KINDS and (
@@ -235,6 +289,8 @@ class PatternFinder:
                 continue  # a shape alone, inside a hex/alphanumeric token or under `order_id`
             if found:
                 out.append(PatternMatch(found[0], digits, start, end, found[1], found[2]))
+                if found[0] == "imsi":
+                    self.learn_mcc(digits[:3], "of an IMSI")
 
     def _names_other_number(self, key: str, value: bytes, start: int) -> bool:
         """Whether the field's key, or the key written before `start`, names an order,
@@ -257,6 +313,7 @@ class PatternFinder:
             if scheme.startswith("sip") and user.isdigit() and plausible_imsi(user):
                 out.append(PatternMatch("imsi", user, match.start(1), match.end(1), 0.9,
                                         "IMSI as the user of a SIP URI (IMS registration)"))
+                self.learn_mcc(user[:3], "of an IMSI in a SIP URI")
                 continue
             number = self._phone(user)
             if number:
@@ -291,8 +348,16 @@ class PatternFinder:
                 continue  # icon@2x.png
             if _is_sip_address(lowered, match.start(), match.end()):
                 continue  # its user is an IMSI or a number, found as such (_uris)
-            out.append(PatternMatch("email", match.group().decode("ascii"), match.start(),
-                                    match.end(), 0.9, "e-mail address"))
+            address = match.group().decode("ascii")
+            domain = address.rpartition("@")[2].lower()
+            if domain not in _MAILBOX_PROVIDERS and _same_site(domain, self.receiver):
+                continue  # the receiver's own address (support@vendor sent to the vendor)
+            detail = "e-mail address" if not self.receiver else \
+                f"e-mail address; its domain is not the receiver's ({self.receiver})" \
+                if domain not in _MAILBOX_PROVIDERS else \
+                "e-mail address at a mailbox provider"
+            out.append(PatternMatch("email", address, match.start(), match.end(), 0.9,
+                                    detail))
 
     def _phone(self, text: str) -> str:
         """The E.164 form of `text` if it is a valid number, else ''. Without a region,
@@ -318,11 +383,126 @@ class PatternFinder:
                 if explicit and self.region is None:
                     self._learn_region(e164)
                 return e164
+        if self._mcc is not None:
+            e164 = _mobile_e164(text, self._mcc[0])
+            if e164:
+                return f"{e164} (read in {self._mcc[0]}, the country of {self._mcc[1]})"
         for region in self._regions:
             e164 = _mobile_e164(text, region)
             if e164:
                 return f"{e164} (read in {region}, the country of earlier numbers)"
         return ""
+
+    # -- the capture's likely region, and what it teaches ---------------------------------
+
+    def learn_mcc(self, mcc: str, why: str) -> None:
+        """An MCC seen in the capture: national numbers are read in its country after it."""
+        region = MCC_REGIONS.get(mcc)
+        if region:
+            self._mcc = (region, f"MCC {mcc} {why}")
+
+    def note_host(self, host: str) -> None:
+        """The host of the next exchange: the receiver of what it carries, and — for a
+        3GPP name (`ims.mnc001.mcc262.3gppnetwork.org`, often the phone's DNS query for
+        its IMS or ePDG) — an MCC."""
+        self.receiver = host
+        if "3gppnetwork.org" in host:
+            match = _MCC_HOST.search(host)
+            if match:
+                self.learn_mcc(match.group(1), f"in {host}")
+        elif host:
+            region = CARRIER_DOMAINS.get(_registrable(host.lower().rstrip(".")))
+            if region:
+                self._carrier = (region, f"the carrier host {host}")
+
+    def likely_region(self) -> tuple[str, str] | None:
+        """(region, why) national-form numbers are read in: the profile's, else the
+        country of the last MCC seen, else of the last carrier host the phone talked to,
+        else of the last international number sent."""
+        if self.region:
+            return self.region, "the device profile's region"
+        if self._mcc is not None:
+            return self._mcc
+        if self._carrier is not None:
+            return self._carrier
+        if self._regions:
+            return self._regions[0], "the country of international numbers this capture sent"
+        return None
+
+    def _mcc_field(self, key: str, value: bytes) -> None:
+        match = _MCC_VALUE.match(value)
+        if match:
+            self.learn_mcc(match.group(1).decode("ascii"), f"under the key `{key}`")
+
+    def _account_numbers(self, value: bytes, key_kinds: frozenset[str],
+                         out: list[PatternMatch]) -> None:
+        """A mobile number in national form (or international without `+`) as an account
+        or user id: the whole field under an account-id key, or after `userid=` in text."""
+        if "account_id" in key_kinds and len(value) <= _LONGEST_PHONE_FIELD:
+            whole = _ACCOUNT_NUMBER.fullmatch(value.strip())
+            spans = [(value.find(whole.group()), len(whole.group()))] if whole else []
+        else:
+            spans = [(m.start(), m.end() - m.start()) for m in _ACCOUNT_NUMBER.finditer(value)
+                     if "account_id" in self.hints.kinds_of_normalised(
+                         local_key(value, m.start()))]
+        taken = {(m.start, m.end) for m in out if m.data_type == "phone_number"}
+        for start, size in spans:
+            if (start, start + size) in taken:
+                continue
+            text = value[start:start + size].decode("ascii")
+            found = self._national_mobile(text)
+            if found:
+                out.append(PatternMatch("phone_number", text, start, start + size, *found))
+
+    def _national_mobile(self, text: str) -> tuple[float, str] | None:
+        """(confidence, detail) when `text` is a mobile number of the likely region."""
+        guess = self.likely_region()
+        if guess is None or text.startswith(("+", "00")):
+            return None
+        region, why = guess
+        digits = "".join(c for c in text if c.isdigit())
+        code = str(phonenumbers.country_code_for_region(region))
+        e164 = _mobile_e164(digits, region) or (
+            _mobile_e164("+" + digits, region) if digits.startswith(code) else "")
+        if not e164:
+            return None
+        number = phonenumbers.parse(e164)
+        national = phonenumbers.national_significant_number(number)
+        dialled = "".join(c for c in phonenumbers.format_number(
+            number, phonenumbers.PhoneNumberFormat.NATIONAL) if c.isdigit())
+        trunk = dialled[:len(dialled) - len(national)]  # "0" in DE; "" for mobiles in CN
+        if trunk and digits == dialled:
+            confidence, form = 0.75, f"national form with trunk prefix {trunk}"
+        elif digits == national:
+            confidence, form = (0.6, "national form without its trunk prefix") if trunk \
+                else (0.7, "national form")
+        elif digits == str(number.country_code) + national:
+            confidence, form = 0.7, "international form without +"
+        else:
+            return None
+        return confidence, (f"mobile number of {region} ({e164}) in {form}, under an "
+                            f"account-id key; region from {why}")
+
+    def _device_ids(self, value: bytes, key_kinds: frozenset[str],
+                    out: list[PatternMatch]) -> None:
+        """16 hex digits (an Android ID's shape) or a 32/40/64-hex digest under a generic
+        device-id key. Only mixed letters and digits: an all-digit run is a number."""
+        taken = {m.start for m in out}
+        for match in _HEX_ID.finditer(value):
+            text = match.group()
+            if match.start() in taken or text.isdigit() or text.isalpha() or \
+                    "device_id" not in self._kinds_at(value, match.start(), key_kinds):
+                continue
+            size = len(text)
+            if size == 16:
+                found = ("android_id", 0.75,
+                         "16 hex digits, the shape of an Android ID, under a device-id key")
+            else:
+                why = f"{size} hex digits, the size of a {_DIGEST_NAMES[size]} digest, under " \
+                    f"a device-id key: a hashed identifier whose pre-image is unknown"
+                found = ("hashed_id", 0.7, why)
+            out.append(PatternMatch(found[0], text.decode("ascii"), match.start(), match.end(),
+                                    found[1], found[2]))
 
     def _learn_region(self, e164: str) -> None:
         region = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
@@ -387,6 +567,21 @@ def _is_sip_address(lowered: bytes, start: int, end: int) -> bool:
     return user.lstrip(b"+").isdigit() and (b"sip:" in lowered or b"sip/2.0" in lowered)
 
 
+def _same_site(domain: str, host: str) -> bool:
+    """Whether an e-mail domain and a host name belong to one registrable domain
+    (`help.vendor.com` and `api.vendor.com`; `vendor.co.uk` and `www.vendor.co.uk`)."""
+    if not host or not domain:
+        return False
+    return _registrable(domain) == _registrable(host.lower().rstrip("."))
+
+
+def _registrable(name: str) -> str:
+    labels = name.split(".")
+    keep = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL \
+        else 2
+    return ".".join(labels[-keep:])
+
+
 def e164_of(text: str, region: str | None) -> str:
     """The E.164 form of a valid phone number, or ''."""
     try:
@@ -446,6 +641,8 @@ def classify_digits(digits: str, kinds: frozenset[str]) -> tuple[str, float, str
     """
     length = len(digits)
     if "imei" in kinds and 14 <= length <= 16:
+        if length != 15 and digits[:2] not in REPORTING_BODIES:
+            return None  # every IMEI (and IMEISV) starts with a TAC of a reporting body
         if length == 15:
             valid = luhn_valid(digits)
             return "imei", 0.95 if valid else 0.8, "15 digits under an IMEI key" + (

@@ -144,6 +144,10 @@ def _exchange(exchange: Exchange, result: AuditResult, masker: Masker) -> dict[s
         # the app that sent it, {uid, package, name, source}, or null when the input has no
         # app metadata (only PCAPdroid captures have it)
         "app": app_record(exchange.app),
+        # the tunnels the packets came through, outermost first; only when there were any
+        **({"tunnel": exchange.tunnel} if exchange.tunnel else {}),
+        # bytes of the request are missing from the capture (snaplen, lost segments)
+        **({"incomplete": True} if exchange.incomplete else {}),
     }
 
 

@@ -138,6 +138,39 @@ class Handset:
         time.sleep(0.05)
 
 
+    def raw_udp(self, host: str, port: int, payload: bytes, reply: bytes,
+                labels: tuple[dict, ...] = ()) -> None:
+        """One datagram to a UDP listener started for it, which answers with `reply`."""
+        self._resolve(host)
+        address = self.session.host(host).loopback_ip
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server, \
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            server.bind((address, port))
+            client.bind((PHONE_LOOPBACK, 0))
+            client.settimeout(5)
+            client.sendto(payload, (address, port))
+            _, peer = server.recvfrom(65536)
+            server.sendto(reply, peer)
+            client.recvfrom(65536)
+        self.labels.extend({"host": host, **item} for item in labels)
+        time.sleep(0.05)
+
+    def raw_http(self, host: str, parts: list[bytes], labels: tuple[dict, ...] = ()) -> None:
+        """One HTTP request to the host's server, written in `parts` (each its own TCP
+        segment, as OkHttp writes the head and then the body)."""
+        self._resolve(host)
+        address = self.session.host(host).loopback_ip
+        with socket.create_connection((address, 80), timeout=5,
+                                      source_address=(PHONE_LOOPBACK, 0)) as conn:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for part in parts:
+                conn.sendall(part)
+                time.sleep(0.05)
+            conn.recv(4096)
+        self.labels.extend({"host": host, **item} for item in labels)
+        time.sleep(0.05)
+
+
 def _answer_once(listener: socket.socket, reply: bytes) -> None:
     conn, _ = listener.accept()
     with conn:
@@ -394,9 +427,10 @@ def sip_and_tel(h: Handset) -> None:
         f"Expires: 600000\r\nUser-Agent: IMS-Client/1.0\r\nContent-Length: 0\r\n\r\n")
     h.raw_tcp(ims, 5060, register.encode(),
               b"SIP/2.0 401 Unauthorized\r\nContent-Length: 0\r\n\r\n",
-              labels=(label("imsi", "tcp", "", "uri"),
-                      label("imei", "tcp", "", "uri"),
-                      label("phone_number", "tcp", "", "uri")))
+              labels=(label("imsi", "header", ["from", "to"], "uri"),
+                      label("imsi", "header", "username", "plain"),
+                      label("imei", "header", "contact", "uri"),
+                      label("phone_number", "header", "p-preferred-identity", "uri")))
     h.send("api.phonevendor.example", "GET", f"/v1/presence?self=tel:%2B{d['phone_number'][1:]}",
            labels=(label("phone_number", "query", "self", "uri"),))
 
@@ -453,6 +487,158 @@ def decoy_blobs(h: Handset) -> None:
            headers={"Content-Type": "application/octet-stream"}, body=rng.randbytes(512))
 
 
+# -- issue 15: tunnels, SIP, damaged captures, what keys and values teach --------------------
+
+IMS_DE = "ims.mnc001.mcc262.3gppnetwork.org"
+
+
+def _sip_ok(request: bytes) -> bytes:
+    return b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+
+def sip_in_gtp_u(h: Handset) -> None:
+    """VoLTE as an operator's core captures it: a SIP REGISTER and MESSAGE over UDP (IMSI
+    in the request URI, IMEI in +sip.instance, the number in P-Asserted-Identity and a tel:
+    URI), an INVITE over TCP — all carried in GTP-U by the capture's post-processing."""
+    d = DE
+    imsi, imei, msisdn = d["imsi"], d["imei"][0], d["phone_number"]
+    urn = f"{imei[:8]}-{imei[8:14]}-{imei[14]}"
+    register = (
+        f"REGISTER sip:{imsi}@{IMS_DE} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 10.80.0.9:5060;branch=z9hG4bK77a1\r\nMax-Forwards: 70\r\n"
+        f"From: <sip:{imsi}@{IMS_DE}>;tag=981\r\nTo: <sip:{imsi}@{IMS_DE}>\r\n"
+        f"Call-ID: 51c0e2@10.80.0.9\r\nCSeq: 1 REGISTER\r\n"
+        f"Contact: <sip:10.80.0.9:5060>;+g.3gpp.icsi-ref=\"urn%3Aurn-7%3A3gpp-service.ims.icsi"
+        f".mmtel\";+sip.instance=\"<urn:gsma:imei:{urn}>\"\r\n"
+        f"Expires: 600000\r\nContent-Length: 0\r\n\r\n").encode()
+    h.raw_udp(IMS_DE, 5060, register, _sip_ok(register),
+              labels=(label("imsi", "url", "", "uri"),
+                      label("imsi", "header", ["from", "to"], "uri"),
+                      label("imei", "header", "contact", "uri")))
+    text = "Running late, see you at 8"
+    message = (
+        f"MESSAGE tel:+4917612345678 SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 10.80.0.9:5060;branch=z9hG4bK77a2\r\n"
+        f"From: <sip:{msisdn}@{IMS_DE};user=phone>;tag=982\r\nTo: <tel:+4917612345678>\r\n"
+        f"P-Asserted-Identity: <tel:{msisdn}>\r\nCall-ID: 51c0e3@10.80.0.9\r\n"
+        f"CSeq: 2 MESSAGE\r\nContent-Type: text/plain\r\n"
+        f"Content-Length: {len(text)}\r\n\r\n{text}").encode()
+    h.raw_udp(IMS_DE, 5060, message, _sip_ok(message),
+              labels=(label("phone_number", "header", ["from", "p-asserted-identity"], "uri"),))
+    invite = (
+        f"INVITE tel:+4930901820 SIP/2.0\r\n"
+        f"Via: SIP/2.0/TCP 10.80.0.9:5060;branch=z9hG4bK77a3\r\n"
+        f"f: <sip:{msisdn}@{IMS_DE}>;tag=983\r\nt: <tel:+4930901820>\r\n"
+        f"i: 51c0e4@10.80.0.9\r\nCSeq: 1 INVITE\r\nP-Preferred-Identity: <tel:{msisdn}>\r\n"
+        f"m: <sip:{msisdn}@10.80.0.9:5060;transport=tcp>;+sip.instance=\"<urn:gsma:imei:"
+        f"{urn}>\"\r\nl: 0\r\n\r\n").encode()
+    h.raw_tcp(IMS_DE, 5060, invite, _sip_ok(invite),
+              labels=(label("phone_number", "header", ["from", "p-preferred-identity",
+                                                       "contact"], "uri"),
+                      label("imei", "header", "contact", "uri")))
+
+
+def wrap_in_gtp_u(capture: Path) -> None:
+    """Put every packet to or from the IMS host in GTP-U between an eNodeB and an S-GW, as
+    a core network capture shows the phone's bearer. Done with scapy after recording:
+    no GTP-U user plane installs here, and this kernel has no `gtp` device."""
+    from scapy.contrib.gtp import GTP_U_Header
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import rdpcap, wrpcap
+
+    frames = []
+    for frame in rdpcap(str(capture)):
+        ip = frame.getlayer(IP)
+        if ip is not None and "203.0.113.90" in (ip.src, ip.dst):
+            up = ip.dst == "203.0.113.90"
+            enb, sgw = "172.20.1.10", "172.20.9.1"
+            wrapped = Ether(src=frame.src, dst=frame.dst) / IP(
+                src=enb if up else sgw, dst=sgw if up else enb) / UDP(
+                sport=2152, dport=2152) / GTP_U_Header(teid=0x5a17 if up else 0x9c02) / ip
+            wrapped.time = frame.time
+            frame = wrapped
+        frames.append(frame)
+    wrpcap(str(capture), frames)
+
+
+def national_and_sdk_ids(h: Handset) -> None:
+    """What pattern mode learns from keys and values: the phone's DNS names its network
+    (MCC 262), a national-form mobile number under `userid`, an international one without
+    + under `account`, an Android ID under a push SDK's device-id key, hashed identifiers
+    under analytics SDKs' device-id keys."""
+    d = DE
+    national = "0" + d["phone_number"][3:]
+    h._resolve("epdg.epc.mnc001.mcc262.pub.3gppnetwork.org")  # the phone's DNS: ePDG lookup
+    h.send("api.oem-account.example", "GET", f"/v2/user/profile?userid={national}&lang=de",
+           labels=(label("phone_number", "query", "userid", "plain"),))
+    h.send("api.oem-account.example", "POST", "/v1/login", headers=FORM,
+           body=f"account={d['phone_number'][1:]}&remember=1".encode(),
+           labels=(label("phone_number", "body", "account", "plain"),))
+    h.send("push.pushsdk.example", "POST", "/v3/register", headers=JSON, body=_json({
+        "xg_device_id": d["android_id"], "app": "com.example.weather", "ver": "3.2.1"}),
+        labels=(label("android_id", "body", "$.xg_device_id", "plain"),))
+    android_md5 = hashlib.md5(d["android_id"].encode()).hexdigest()
+    imei_sha1 = hashlib.sha1(d["imei"][0].encode()).hexdigest()
+    salted = hashlib.sha256(("s4lt" + d["imei"][0]).encode()).hexdigest()
+    h.send("stats.sdk-analytics.example", "POST", "/v1/track", headers=JSON, body=_json({
+        "distinct_id": android_md5, "did": imei_sha1, "device_hash": salted,
+        "event": "app_open"}),
+        labels=(label("hashed_id", "body", "$.distinct_id", "hashed", ("pattern",)),
+                label("android_id", "body", "$.distinct_id", "hashed", KNOWN),
+                label("hashed_id", "body", "$.did", "hashed", ("pattern",)),
+                label("imei", "body", "$.did", "hashed", KNOWN),
+                # salted: no profile value hashes to it; only pattern mode can see it
+                label("hashed_id", "body", "$.device_hash", "hashed", ("pattern",))))
+
+
+def mcc_and_user_id(h: Handset) -> None:
+    """A China-market app: the SIM's MCC+MNC in a config call, then the MSISDN as the
+    user id (national form, no trunk prefix in China)."""
+    d = CN
+    h.send("conf.appcloud.example", "GET", "/v1/config?simOperator=46001&lang=zh_CN")
+    h.send("conf.appcloud.example", "POST", "/v1/user/sync", headers=FORM,
+           body=f"user_id={d['phone_number'][3:]}&ver=5".encode(),
+           labels=(label("phone_number", "body", "user_id", "plain"),))
+
+
+def snaplen_cut(h: Handset) -> None:
+    """Recorded with `tcpdump -s 96`: of each segment only the first 30 bytes are in the
+    file — a request line with the IMEI, a form body's first bytes with the number."""
+    d = CN
+    h.raw_http("u.cn.example", [
+        f"GET /r?imei={d['imei'][0]}&v=2 HTTP/1.1\r\nHost: u.cn.example\r\n"
+        f"User-Agent: okhttp/3.12.1\r\nAccept-Encoding: gzip\r\n\r\n".encode()],
+        labels=(label("imei", "query", "imei", "plain"),))
+    body = f"mobile=%2B{d['phone_number'][1:]}&nick=li.wei&city=shanghai&os=android".encode()
+    h.raw_http("u.cn.example", [
+        f"POST /bind HTTP/1.1\r\nHost: u.cn.example\r\nContent-Type: application/"
+        f"x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n".encode(), body],
+        labels=(label("phone_number", "body", "mobile", "plain"),))
+
+
+def decoy_keys_and_values(h: Handset) -> None:
+    """Values that look like what pattern mode learned to find, and are not: 16-hex trace
+    ids, content hashes in paths, order numbers under user-id keys (with the network's MCC
+    known), a 16-digit number under a device-id key, the vendor's own support address
+    sent to the vendor."""
+    rng = random.Random(1515)
+    h.send("api.phonevendor.example", "GET", "/v1/config?mcc=262&mnc=01")
+    h.send("api.phonevendor.example", "GET", f"/static/js/app.{rng.getrandbits(128):032x}.js",
+           headers={"X-B3-TraceId": f"{rng.getrandbits(64):016x}",
+                    "X-Request-Id": f"{rng.getrandbits(64):016x}"})
+    h.send("api.phonevendor.example", "GET",
+           f"/cache/{rng.getrandbits(160):040x}/thumb.webp?trace_id={rng.getrandbits(64):016x}")
+    h.send("shop.mall.example", "POST", "/v2/orders", headers=JSON, body=_json({
+        "userid": "20240601123", "uid": 48213377, "user_id": "7730019925",
+        "order_no": "015209384799", "did": "3141592653589793",
+        "session_id": f"{rng.getrandbits(128):032x}",
+        "etag": f"{rng.getrandbits(256):064x}", "span": f"{rng.getrandbits(64):016x}"}))
+    h.send("feedback.phonevendor.example", "POST", "/v1/ticket", headers=FORM,
+           body=b"reply_to=support%40phonevendor.example&cc=service@help.phonevendor.example"
+                b"&topic=battery")
+
+
 def _luhn_complete(digits: str) -> str:
     total = 0
     for i, c in enumerate(reversed(digits)):
@@ -489,6 +675,8 @@ class Case:
     hosts: list[tuple[str, str]]  # (name, public address)
     uploads: Callable[[Handset], None]
     decoy: bool = False
+    snaplen: int = 0  # tcpdump -s; 0 records whole packets
+    post: Callable[[Path], None] | None = None  # rewrites the recorded capture
 
 
 CASES = [
@@ -517,6 +705,20 @@ CASES = [
     Case("decoy-blobs", DE, "192.168.178.45", [
         ("cdn-upload.photos.example", "198.51.100.110"),
         ("api.sync.example", "198.51.100.111")], decoy_blobs, decoy=True),
+    Case("sip-gtp-u", DE, "10.80.0.9", [(IMS_DE, "203.0.113.90")], sip_in_gtp_u,
+         post=wrap_in_gtp_u),
+    Case("national-sdk-ids", DE, "192.168.178.45", [
+        ("epdg.epc.mnc001.mcc262.pub.3gppnetwork.org", "203.0.113.120"),
+        ("api.oem-account.example", "203.0.113.121"),
+        ("push.pushsdk.example", "198.51.100.122"),
+        ("stats.sdk-analytics.example", "198.51.100.123")], national_and_sdk_ids),
+    Case("mcc-user-id", CN, "192.168.31.104", [("conf.appcloud.example", "198.51.100.130")],
+         mcc_and_user_id),
+    Case("snaplen-96", CN, "192.168.31.104", [("u.cn.example", "203.0.113.131")],
+         snaplen_cut, snaplen=96),
+    Case("decoy-keys-values", DE, "192.168.178.45", [
+        ("api.phonevendor.example", "203.0.113.10"), ("shop.mall.example", "198.51.100.100"),
+        ("feedback.phonevendor.example", "203.0.113.12")], decoy_keys_and_values, decoy=True),
 ]
 
 
@@ -527,7 +729,10 @@ def record_case(case: Case) -> None:
     session = Session(phone_ip=case.phone_ip, dns_server_ip=case.phone_ip.rsplit(".", 1)[0]
                       + ".1", hosts=[Host(name, ip) for name, ip in case.hosts])
     handset = Handset(session)
-    record(session, lambda _: case.uploads(handset), folder / "capture.pcap")
+    record(session, lambda _: case.uploads(handset), folder / "capture.pcap",
+           snaplen=case.snaplen)
+    if case.post is not None:
+        case.post(folder / "capture.pcap")
     header = f"# Written by tests/accuracy/make_cases.py ({case.uploads.__name__})."
     (folder / "device.yaml").write_text(
         f"{header}\n" + yaml.safe_dump(case.device, sort_keys=False, allow_unicode=True))

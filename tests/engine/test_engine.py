@@ -28,7 +28,7 @@ def test_a_crash_inside_detection_is_a_warning_and_the_audit_goes_on(monkeypatch
     assert info.warnings == [("t.pcap#pkt 1: analysis failed (RuntimeError: boom); this upload "
                               "was not searched — please report it with the capture")]
     monkeypatch.undo()
-    _, found = audit.add(exchange(b"email=someone@example.com"))
+    _, found = audit.add(exchange(b"email=someone@example.org"))
     assert [o.data_type for o in found] == ["email"]
     assert len(audit.finish().exchanges) == 2
 

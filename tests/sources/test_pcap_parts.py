@@ -126,7 +126,9 @@ def test_after_a_lost_chunk_the_parser_finds_the_next_request() -> None:
     c.conv.up.data(b"garbage\r\nmore\r\nGET /next?x=1 HTTP/1.1\r\nHost: h\r\n\r\n", 2.0, 2)
     c.conv.close()
     assert [(r.target, bytes(r.body), r.complete) for r in c.requests] == [
-        ("/a", b"hel", True), ("/next?x=1", b"", True)]
+        ("/a", b"hel\ngarbage\r\nmore\r\n", True), ("/next?x=1", b"", True)]
+    # what followed the gap up to the next request is a fragment of the cut one
+    assert [r.incomplete for r in c.requests] == [True, False]
 
 
 def test_responses_are_matched_in_order_and_100_continue_skipped() -> None:

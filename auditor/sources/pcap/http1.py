@@ -28,6 +28,11 @@ _REQUEST_START = re.compile(rb"(?:" + _METHOD_ALT + rb") [^\s]")
 _RESYNC_REQUEST = re.compile(rb"(?:^|\n)((?:" + _METHOD_ALT + rb") [^\s]+ HTTP/1\.[01]\r?\n)")
 _RESYNC_STATUS = re.compile(rb"(?:^|\n)(HTTP/1\.[01] \d{3})")
 _REQUEST_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^\s]+) HTTP/(\d\.\d)\s*$")
+#: what is left of a request line cut short (by snaplen, by a gap): method and target so far
+_CUT_REQUEST_LINE = re.compile(rb"(" + _METHOD_ALT + rb") ([^\s]+)(?: HTTP/(\d\.\d))?")
+#: bytes of body fragments kept for a request cut by gaps (what survives a short snaplen)
+_MAX_FRAGMENTS = 64 << 10
+_NOTED_GAPS = 3  # gaps inside a cut request noted one by one; more are only counted
 _STATUS_LINE = re.compile(rb"HTTP/\d\.\d (\d{3})")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _HEADER = re.compile(r"^([^:\n]*):(.*)$", re.MULTILINE)  # a header line: name, value
@@ -57,6 +62,7 @@ class HttpMessage:
     bytes_down: int = 0
     notes: list[str] = field(default_factory=list)
     complete: bool = False  # the whole request was read
+    incomplete: bool = False  # bytes of it are missing from the capture (snaplen, gaps)
     answered: bool = False  # a final response was read (or none will come)
     index: dict[str, str] = field(default_factory=dict)  # see _Head.index
 
@@ -260,6 +266,7 @@ class HttpConversation:
         for request in self.requests:
             if not request.complete:
                 request.notes.append("the connection ended before the request was complete")
+                request.incomplete = True
             self.on_request(request)
         self.requests.clear()
         self.unanswered.clear()
@@ -278,6 +285,11 @@ class _ClientStream:
         self.reader: _BodyReader | None = None
         self.ws: _WebSocketReader | None = None
         self.awaiting: HttpMessage | None = None  # the request that asked to switch protocols
+        # a request cut by a gap: what follows, up to the next request line, is kept as
+        # fragments of its body (searched as far as the bytes go), then it is finished
+        self.fragments: HttpMessage | None = None
+        self.fragment_break = False  # the next fragment comes after a gap
+        self.fragment_gaps = 0  # gaps seen since the cut, past the first
 
     def data(self, chunk: bytes, time: float, packet: int) -> None:
         self.now = (time, packet)
@@ -304,14 +316,31 @@ class _ClientStream:
                 and self.reader.skip(missing):
             self.current.notes.append(note)
             self.current.bytes_up += missing
+            self.current.incomplete = True
             return
-        if self.state == "head" and self.buf:
+        if self.state == "resync" and self.fragments is not None:
+            self._keep_fragment(self.buf)
+            self.fragment_gaps += 1
+            if self.fragment_gaps <= _NOTED_GAPS:
+                self.fragments.notes.append(note)
+            self.fragments.bytes_up += missing
+            self.fragment_break = True
+        elif self.state == "head" and self.buf:
             self._cut_request(note, missing)
         elif self.state == "websocket" and self.ws is not None:
             self.ws.gap(note)
         elif self.current is not None and not self.current.complete:
-            self.current.notes.append(note)
-            self._finish_request()
+            request, reader = self.current, self.reader
+            request.notes.append(note)
+            request.incomplete = True
+            request.bytes_up += len(self.buf) + missing
+            if reader is not None and self.buf:  # the body's bytes before the gap
+                reader.read(self.buf, 0)
+            self.buf.clear()
+            self.fragments = request  # finished when the next request starts, or at close
+            self.fragment_break, self.fragment_gaps = True, 0
+            request.body = reader.body if reader else bytearray()
+            self.current = self.reader = None
         if self.state not in ("opaque", "websocket"):
             self.state = "resync"
             self.buf.clear()
@@ -340,8 +369,14 @@ class _ClientStream:
             elif self.state == "resync":
                 found = _RESYNC_REQUEST.search(self.buf, pos)
                 if found is None:
-                    pos = max(pos, len(self.buf) - _KEEP_TAIL)
+                    keep = max(pos, len(self.buf) - _KEEP_TAIL)
+                    if self.fragments is not None:  # all but a tail that may start a request
+                        self._keep_fragment(self.buf[pos:keep])
+                    pos = keep
                     break
+                if self.fragments is not None:
+                    self._keep_fragment(self.buf[pos:found.start(1)])
+                    self._end_fragments()
                 pos = found.start(1)
                 self.state = "head"
                 self.mark = self.now
@@ -379,22 +414,51 @@ class _ClientStream:
         return body_start
 
     def _cut_request(self, note: str, missing: int) -> None:
-        """A request whose headers a gap cut: what was captured (often the request line
-        with its query) is still an upload worth auditing."""
+        """A request whose head a gap cut: what was captured — the request line, even cut
+        short, and the header lines before the gap — is still an upload worth auditing.
+        The bytes that follow, up to the next request line, are kept as body fragments."""
         complete_lines = self.buf.rfind(b"\n")
-        if complete_lines < 0:
-            return
-        head = _parse_head(bytes(self.buf[:complete_lines]), _REQUEST_LINE)
-        first = head.first
-        if first is None:
-            return
+        head = _parse_head(bytes(self.buf[:complete_lines]), _REQUEST_LINE) \
+            if complete_lines >= 0 else None
+        if head is not None and head.first is not None:
+            first, headers, index = head.first, head.headers, head.index
+            where = "the request headers are cut there"
+        else:
+            first = _CUT_REQUEST_LINE.match(self.buf)
+            if first is None:
+                return
+            headers, index = [], {}
+            where = "the request line is cut there"
+        version = first.group(3).decode() if first.group(3) else ""
         request = HttpMessage(first.group(1).decode("latin-1"), first.group(2).decode("latin-1"),
-                              first.group(3).decode(), head.headers, self.mark[0], self.mark[1],
+                              version, headers, self.mark[0], self.mark[1],
                               self.now[0], bytes_up=len(self.buf) + missing,
-                              notes=[note + "; the request headers are cut there"],
-                              complete=True, index=head.index)
+                              notes=[f"{note}; {where}"], incomplete=True, index=index)
         self.conv.requests.append(request)
         self.conv.unanswered.append(request)
+        self.fragments = request
+        self.fragment_break, self.fragment_gaps = False, 0
+
+    def _keep_fragment(self, data: bytes | bytearray) -> None:
+        """Bytes of a cut request's body; those on either side of a gap are kept apart by
+        a line break, so that no value is made of bytes that were not side by side."""
+        request = self.fragments
+        request.bytes_up += len(data)
+        room = _MAX_FRAGMENTS - len(request.body)
+        if data and room > 0:
+            if request.body and self.fragment_break:
+                request.body += b"\n"
+            request.body += data[:room]
+            self.fragment_break = False
+
+    def _end_fragments(self) -> None:
+        request, self.fragments = self.fragments, None
+        if self.fragment_gaps > _NOTED_GAPS:
+            request.notes.append(f"{self.fragment_gaps - _NOTED_GAPS} more gaps in the "
+                                 f"upload after these")
+        if request.body:
+            request.notes.append("body fragments between gaps kept as captured")
+        request.complete = True
         self.conv.emit_ready()
 
     def _finish_request(self) -> None:
@@ -437,6 +501,10 @@ class _ClientStream:
         self._run()
 
     def close(self) -> None:
+        if self.fragments is not None:
+            if self.state == "resync":
+                self._keep_fragment(self.buf)
+            self._end_fragments()
         if self.state == "body" and self.current is not None:
             if self.reader is not None and self.reader.remaining < 0:
                 self._finish_request()  # a body that runs until the connection closes

@@ -8,6 +8,8 @@ import socket
 import struct
 from typing import NamedTuple
 
+from auditor.sources.pcap import tunnels
+
 TCP, UDP = 6, 17
 _ETH, _NULL, _RAW, _RAW_OPENBSD, _RAW_BSD, _LOOP = 1, 0, 101, 14, 12, 108
 _SLL, _SLL2, _IPV4, _IPV6 = 113, 276, 228, 229
@@ -35,6 +37,7 @@ class Segment(NamedTuple):
     flags: int  # TCP flags; 0 for UDP
     seq: int  # TCP sequence number; 0 for UDP
     missing: int  # payload bytes the capture cut off (snaplen)
+    tunnel: str = ""  # the tunnels it came through, outermost first (see tunnels.py)
 
 
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
@@ -53,20 +56,32 @@ def format_ip(addr: bytes) -> str:
 
 def ip_offset(linktype: int, data: bytes) -> int:
     """Where the IP header starts in a frame of this link type; -1 when it is not IP."""
+    return link_ip(linktype, data)[0]
+
+
+def link_ip(linktype: int, data: bytes) -> tuple[int, str]:
+    """(where the IP header starts, the link-layer tunnel it is in or '') in a frame of
+    this link type; -1 when it is not IP."""
     if linktype == _ETH:
         off, ethertype = 14, _u16(data, 12)[0] if len(data) >= 14 else 0
         while ethertype in _VLAN_TYPES and len(data) >= off + 4:
             ethertype = _u16(data, off + 2)[0]
             off += 4
-        return off if ethertype in (0x0800, 0x86DD) else -1
+        if ethertype in (0x0800, 0x86DD):
+            return off, ""
+        return tunnels.link_ip(ethertype, data, off) if len(data) >= 14 else (-1, "")
+    if linktype == _SLL and len(data) >= 16:
+        return tunnels.link_ip(_u16(data, 14)[0], data, 16)
+    if linktype == _SLL2 and len(data) >= 20:
+        return tunnels.link_ip(_u16(data, 0)[0], data, 20)
+    return _ip_start(linktype), ""
+
+
+def _ip_start(linktype: int) -> int:
     if linktype in (_RAW, _IPV4, _IPV6, _RAW_BSD, _RAW_OPENBSD):
         return 0
     if linktype in (_NULL, _LOOP):  # 4-byte address family, byte order of the writer
         return 4
-    if linktype == _SLL:
-        return 16 if len(data) >= 16 and _u16(data, 14)[0] in (0x0800, 0x86DD) else -1
-    if linktype == _SLL2:
-        return 20 if len(data) >= 20 and _u16(data, 0)[0] in (0x0800, 0x86DD) else -1
     return -1
 
 
@@ -109,9 +124,11 @@ class Defragmenter:
         return len(self.pending) + self.dropped
 
 
-def parse_ip(data: bytes, off: int, defrag: Defragmenter) -> Segment | None:
+def parse_ip(data: bytes, off: int, defrag: Defragmenter, tunnel: str = "",
+             depth: int = 0) -> Segment | None:
     """The TCP/UDP segment inside the IP packet at `off`, or None (other protocols, a
-    fragment still waiting for the rest, a malformed header)."""
+    fragment still waiting for the rest, a malformed header). A tunnel (tunnels.py) is
+    opened and its inner packet parsed the same way; `tunnel` names the ones around it."""
     if len(data) < off + 20:
         return None
     version = data[off] >> 4
@@ -171,10 +188,28 @@ def parse_ip(data: bytes, off: int, defrag: Defragmenter) -> Segment | None:
         header = (offset >> 4) * 4
         if header < 20 or header > len(payload):
             return None
-        return Segment(TCP, src, sport, dst, dport, payload[header:], flags, seq, missing)
+        return Segment(TCP, src, sport, dst, dport, payload[header:], flags, seq, missing,
+                       tunnel)
     if proto == UDP:
         if len(payload) < 8:
             return None
         sport, dport = _ports(payload, 0)
-        return Segment(UDP, src, sport, dst, dport, payload[8:], 0, 0, missing)
+        if (sport in tunnels.UDP_PORTS or dport in tunnels.UDP_PORTS) and \
+                depth < tunnels.MAX_DEPTH:
+            inner = tunnels.udp_inner(sport, dport, payload[8:], src, dst)
+            if inner is not None:
+                return _inner_segment(inner, defrag, tunnel, depth)
+        return Segment(UDP, src, sport, dst, dport, payload[8:], 0, 0, missing, tunnel)
+    if proto in tunnels.IP_PROTOCOLS and depth < tunnels.MAX_DEPTH:
+        inner = tunnels.ip_inner(proto, payload, src, dst)
+        if inner is not None:
+            return _inner_segment(inner, defrag, tunnel, depth)
     return None
+
+
+def _inner_segment(inner: tunnels.Inner, defrag: Defragmenter, tunnel: str,
+                   depth: int) -> Segment | None:
+    data, off, name = inner
+    if off < 0:
+        return None
+    return parse_ip(data, off, defrag, f"{tunnel} / {name}" if tunnel else name, depth + 1)

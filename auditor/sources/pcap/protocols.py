@@ -130,7 +130,7 @@ class HttpHandler:
             source=f"{self.ctx.path}#pkt {request.packet}", bytes_up=request.bytes_up,
             bytes_down=request.bytes_down, status=request.status,
             server_ip=self.ends.server_ip, alpn=self.alpn, end_time=request.end_time,
-            notes=tuple(notes)))
+            notes=tuple(notes), incomplete=request.incomplete))
 
     def _websocket(self, upgrade: HttpMessage, message: WsMessage) -> None:
         host, url = self._target(upgrade)
@@ -184,12 +184,22 @@ class _Collector:
             self.records[1] -= size
 
 
+class _FragmentCollector(_Collector):
+    """Keeps the bytes on both sides of a gap — apart by a line break, so that no value is
+    made of bytes that were not side by side — for a stream only searched, never parsed."""
+
+    def gap(self, missing: int, offset: int) -> None:
+        self.gaps.append(f"gap: {missing} bytes missing at stream offset {offset}")
+        if self.kept and len(self.kept) < self.limit:
+            self.kept += b"\n"
+
+
 class RawHandler:
     """A protocol the reader does not know: one exchange, the first 64 KiB of upload."""
 
     def __init__(self, ctx: CaptureContext, ends: Endpoints) -> None:
         self.ctx, self.ends = ctx, ends
-        self.up, self.down = _Collector(RAW_BODY_LIMIT), _Collector(0)
+        self.up, self.down = _FragmentCollector(RAW_BODY_LIMIT), _Collector(0)
 
     def close(self) -> None:
         e = self.ends
@@ -203,7 +213,7 @@ class RawHandler:
             host=self.ctx.name_of(e.server_ip), transport="tcp", body=bytes(self.up.kept),
             source=f"{self.ctx.path}#pkt {e.packet}", bytes_up=e.bytes_up,
             bytes_down=e.bytes_down, server_ip=e.server_ip, end_time=e.last_time,
-            notes=tuple(notes)))
+            notes=tuple(notes), incomplete=bool(self.up.gaps)))
 
 
 class DnsTcpHandler:

@@ -29,7 +29,7 @@ from auditor.sources.pcap.packets import (
     Segment,
     format_endpoint,
     format_ip,
-    ip_offset,
+    link_ip,
     parse_ip,
 )
 from auditor.sources.pcap.pcapdroid import PcapngApps, trailer_app
@@ -43,6 +43,13 @@ from auditor.sources.pcap.protocols import (
     TlsHandler,
     dns_answered,
     dns_exchange,
+)
+from auditor.sources.pcap.sip import (
+    SipDatagrams,
+    SipHandler,
+    looks_like_sip,
+    parse_request,
+    sip_exchange,
 )
 from auditor.sources.pcap.tcp import ReadsEverything, Reassembler
 from auditor.sources.pcap.tls.hello import (
@@ -107,7 +114,8 @@ class _TcpConnection:
         self.halves = (_Half(self, True), _Half(self, False))
         self.up: Reassembler | None = None
         self.down: Reassembler | None = None
-        self.handler: HttpHandler | TlsHandler | RawHandler | DnsTcpHandler | None = None
+        self.handler: HttpHandler | TlsHandler | RawHandler | DnsTcpHandler | SipHandler | \
+            None = None
         self.sniffed: list[tuple[bool, bytes, float, int]] = []  # before the protocol is known
         self.sniffed_up = 0
         self.fins = 0
@@ -168,6 +176,8 @@ class _TcpConnection:
         ctx, ends = self.ctx, self.ends
         if ends.server.endswith(":53"):
             self.handler = DnsTcpHandler(ctx, ends)
+        elif looks_like_sip(head):  # before HTTP: `OPTIONS sip:...` is not HTTP's OPTIONS
+            self.handler = SipHandler(ctx, ends)
         elif looks_like_request(head):
             self.handler = HttpHandler(ctx, ends)
         elif looks_like_client_hello(head):
@@ -244,6 +254,7 @@ class _UdpFlow:
         self.quic = QuicInitialReader() if quic else None
         self.body = bytearray()
         self.datagrams = [0, 0]
+        self.cut = 0  # datagrams up the capture's snaplen cut
 
     def datagram(self, seg: Segment, time: float) -> None:
         ends = self.ends
@@ -258,6 +269,9 @@ class _UdpFlow:
                 self.quic.add(seg.payload)
             elif len(self.body) < RAW_BODY_LIMIT:
                 self.body += seg.payload[:RAW_BODY_LIMIT - len(self.body)]
+                if seg.missing:  # what follows was not beside what was captured
+                    self.cut += 1
+                    self.body += b"\n"
         else:
             ends.bytes_down += size
             self.datagrams[1] += 1
@@ -283,11 +297,13 @@ class _UdpFlow:
             return
         if e.bytes_up > RAW_BODY_LIMIT:
             notes.append(f"only the first {RAW_BODY_LIMIT >> 10} KiB of the upload are kept")
+        if self.cut:
+            notes.append(f"{self.cut} datagrams up were cut by the capture's snaplen")
         ctx.out.append(Exchange(
             id=0, time=e.time, client=e.client, server=e.server, host=host, transport="udp",
             body=bytes(self.body), source=f"{ctx.path}#pkt {e.packet}", bytes_up=e.bytes_up,
             bytes_down=e.bytes_down, server_ip=e.server_ip, end_time=e.last_time,
-            notes=tuple(notes)))
+            notes=tuple(notes), incomplete=bool(self.cut)))
 
 
 class _CaptureReader:
@@ -307,6 +323,8 @@ class _CaptureReader:
         self.flow_apps: dict[tuple[str, str], App] = {}
         self.pcapng_apps = PcapngApps()
         self.frame: tuple[int, bytes, int, int] = (0, b"", 0, 0)  # (link type, buf, start, end)
+        self.tunnels: dict[tuple[str, str], str] = {}  # (ip:port, ip:port) -> tunnel name
+        self.sip = SipDatagrams(self.ctx)  # SIP requests over UDP awaiting their answer
         if keylogs:
             self._use_keylog(keylogs)
 
@@ -387,10 +405,12 @@ class _CaptureReader:
                     self._tcp(seg, time, packet, key)
             if seg is None:
                 data = buf[start:end]
-                offset = ip_offset(linktype, data)
-                seg = parse_ip(data, offset, defrag) if offset >= 0 else None
+                offset, tunnel = link_ip(linktype, data)
+                seg = parse_ip(data, offset, defrag, tunnel) if offset >= 0 else None
                 if seg is not None:
                     self.frame = (linktype, buf, start, end)
+                    if seg.tunnel:
+                        self._tunnelled(seg)
                     if seg.missing:
                         self.cut_packets += 1
                         self.first_cut = self.first_cut or packet
@@ -406,7 +426,7 @@ class _CaptureReader:
                 info.exchanges += len(out)
                 if self.flow_apps:
                     self._tag_apps()
-                yield from out
+                yield from self._named(out)
                 out.clear()
         info.packets = packet
         info.last_time = time if first_time is not None else None
@@ -415,12 +435,28 @@ class _CaptureReader:
         tcp.clear()
         self.udp.clear()
         self._flush_dns(None)
+        self.sip.flush(None)
         self._final_warnings()
         info.exchanges += len(out)
         if self.flow_apps:
             self._tag_apps()
-        yield from out
+        yield from self._named(out)
         out.clear()
+
+    def _tunnelled(self, seg: Segment) -> None:
+        """Remembers which tunnel a conversation came through, by its two inner endpoints
+        (either way round), for the exchanges made of it."""
+        a, b = format_endpoint(seg.src, seg.sport), format_endpoint(seg.dst, seg.dport)
+        if (a, b) not in self.tunnels:
+            self.tunnels[(a, b)] = self.tunnels[(b, a)] = seg.tunnel
+
+    def _named(self, out: list[Exchange]) -> list[Exchange]:
+        """The exchanges, each naming the tunnel it came through (when any did)."""
+        if not self.tunnels:
+            return out
+        tunnels = self.tunnels
+        return [replace(e, tunnel=tunnels[(e.client, e.server)])
+                if (e.client, e.server) in tunnels else e for e in out]
 
     def _final_warnings(self) -> None:
         path, info = self.ctx.path, self.info
@@ -457,9 +493,11 @@ class _CaptureReader:
             client_is_sender = not flags & ACK
         elif not seg.payload or flags & RST:
             return None  # nothing to learn from a bare ACK/FIN of an unknown connection
-        elif looks_like_request(seg.payload) or looks_like_client_hello(seg.payload):
+        elif looks_like_request(seg.payload) or looks_like_client_hello(seg.payload) or \
+                looks_like_sip(seg.payload) and not seg.payload.startswith(b"SIP/2.0 "):
             client_is_sender = True
-        elif seg.payload.startswith(b"HTTP/1.") or looks_like_server_hello(seg.payload):
+        elif seg.payload.startswith((b"HTTP/1.", b"SIP/2.0 ")) or \
+                looks_like_server_hello(seg.payload):
             client_is_sender = False
         else:
             client_is_sender = seg.sport >= seg.dport  # the lower port is the server's
@@ -475,6 +513,9 @@ class _CaptureReader:
             return
         key = (seg.src, seg.sport, seg.dst, seg.dport)
         flow = self.udp.get(key)
+        if flow is None and looks_like_sip(seg.payload):
+            self._sip_datagram(seg, time, packet)
+            return
         if flow is None:
             quic = is_quic_initial(seg.payload)
             client_is_sender = quic or not (seg.sport < 1024 <= seg.dport)
@@ -483,6 +524,23 @@ class _CaptureReader:
             flow = _UdpFlow(self.ctx, ends, client, server, quic)
             self.udp[key] = self.udp[(seg.dst, seg.dport, seg.src, seg.sport)] = flow
         flow.datagram(seg, time)
+
+    def _sip_datagram(self, seg: Segment, time: float, packet: int) -> None:
+        """A SIP message over UDP: a request waits for its final response (sip.py)."""
+        if seg.payload.startswith(b"SIP/2.0 "):
+            self.sip.response(format_endpoint(seg.src, seg.sport),
+                              format_endpoint(seg.dst, seg.dport), seg.payload, time)
+            return
+        request = parse_request(seg.payload)
+        if request is None:
+            return
+        if seg.missing:
+            request.notes.append(f"{seg.missing} bytes of the datagram were cut by the "
+                                 f"capture's snaplen; the request is incomplete")
+            request.incomplete = True
+        request.size += seg.missing
+        ends, _, _ = _oriented(seg, True, time, packet)
+        self.sip.request(sip_exchange(self.ctx, ends, request, time, packet), seg.payload)
 
     def _dns(self, seg: Segment, time: float, packet: int) -> None:
         message = parse_dns(seg.payload)
@@ -549,6 +607,7 @@ class _CaptureReader:
 
     def _sweep(self, now: float) -> None:
         self._flush_dns(now - _DNS_WAIT)
+        self.sip.sweep(now)
         stale = {id(h.conn): h.conn for h in self.tcp.values()
                  if now - h.ends.last_time > _IDLE_TCP}
         stale.update({id(f): f for f in self.udp.values() if now - f.ends.last_time > _IDLE_UDP})

@@ -30,6 +30,15 @@ from auditor.sources import ProgressCallback
 _HEADER_EVIDENCE_LIMIT = 4096
 
 
+@dataclass(frozen=True)
+class InputFile:
+    """A file besides the captures that the audit read: its provenance in the report."""
+
+    role: str  # "device profile" | "key log" | "policy"
+    path: str  # as given (policy files: as the loader shows them)
+    sha256: str  # of the file's bytes when the audit read it
+
+
 @dataclass
 class AuditResult:
     """Everything a report renders. Exchanges are kept without their bodies."""
@@ -48,6 +57,7 @@ class AuditResult:
     geo_data: str = ""  # which geolocation data was used, with its date
     suppressed: list[Finding] = field(default_factory=list)  # baselined or ignored findings
     generated_at: float = field(default_factory=_time.time)
+    files: list[InputFile] = field(default_factory=list)  # profile, key logs, policies
 
     @property
     def start_time(self) -> float | None:
@@ -80,6 +90,20 @@ class Audit:
         self.destinations: dict[int, Destination] = {}
         self.opt_in_at = opt_in_at
         self.opt_in_source = "--opt-in-at" if opt_in_at is not None else "none"
+        self.files: list[InputFile] = [InputFile("policy", shown, digest) for shown, digest
+                                       in getattr(policies, "digests", {}).items()]
+
+    def record_file(self, role: str, path: str | Path) -> None:
+        """Note a file the audit read (device profile, key log) with its SHA-256."""
+        path = str(path)
+        if any(f.role == role and f.path == path for f in self.files):
+            return
+        try:
+            digest = file_digest(path)
+        except OSError:
+            digest = ""  # the reader of that file says what is wrong with it
+        self.files.insert(sum(f.role != "policy" for f in self.files),
+                          InputFile(role, path, digest))
 
     # -- feeding --------------------------------------------------------------------------
 
@@ -140,6 +164,7 @@ class Audit:
             policies=self.policies,
             destinations=self.destinations,
             geo_data=self.resolver.data_description,
+            files=list(self.files),
         )
 
 
@@ -174,6 +199,8 @@ def analyze_files(
     from auditor.sources import open_capture
 
     keylogs = list(keylogs)
+    for keylog in keylogs:
+        audit.record_file("key log", keylog)
     for path in paths:
         info, exchanges = open_capture(path, keylogs=keylogs, progress=progress)
         audit.add_input(info)
@@ -219,5 +246,8 @@ def build_audit(
     policy_set = load_policies(list(policies) if policies else None)
     when = parse_time(str(opt_in_at)) if opt_in_at not in (None, "") else None
     resolver = DestinationResolver(vendor=profile.vendor if profile else "", geoip_path=geoip)
-    return Audit(profile, policy_set, opt_in_at=when, resolver=resolver,
-                 pattern_mode=pattern_mode)
+    audit = Audit(profile, policy_set, opt_in_at=when, resolver=resolver,
+                  pattern_mode=pattern_mode)
+    if device:
+        audit.record_file("device profile", device)
+    return audit

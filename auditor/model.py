@@ -88,6 +88,12 @@ class Exchange:
     alpn: str = ""  # negotiated or offered ALPN for TLS, when known
     end_time: float | None = None  # time of the last byte of the exchange, when known
     notes: tuple[str, ...] = ()  # things a reader should know about this exchange ("gap")
+    # (first, last) 1-based frame numbers in the capture, as Wireshark numbers them: for an
+    # HTTP request the frames of its first and last byte (`last` is where Wireshark's HTTP
+    # dissector shows it), for a DNS query its frame, for a connection read as a whole (TLS
+    # without keys, raw TCP/UDP, QUIC) its first frame and the last frame the phone sent;
+    # () when the input has no frames (flow files, HAR, live) or they are not known
+    frames: tuple[int, ...] = ()
 
     @property
     def request_line(self) -> str:

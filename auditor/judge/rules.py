@@ -125,6 +125,7 @@ class PolicySet:
     rules: list[Rule] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     opt_in: list[OptInMatcher] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)  # SHA-256 of each file, as read
 
     def is_opt_in(self, exchange: Exchange) -> bool:
         """Whether this request is the user opting in (per any policy's `consent.opt_in`)."""

@@ -13,6 +13,9 @@ Top level:
   summary       counts and verdict (see `_summary`)
   geo_data      which geolocation data named countries and networks, with its date
   suppressed    findings a baseline or an ignore file took out of the verdict (as `findings`)
+  rules         every rule of the policy set and its result (see `_rule`)
+  provenance    {tool: {name, version}, files: [{role, path, sha256}]}: every input the
+                report rests on — captures, device profile, key logs, each policy file
 
 Times are ISO 8601 in UTC with milliseconds. Values of the device (observation values, and
 the same values inside URLs and hosts) are masked unless --reveal.
@@ -34,7 +37,9 @@ from auditor.report.common import (
     sorted_findings,
     verdict,
 )
+from auditor.report.facts import counts_of, display_filter, provenance
 from auditor.report.mask import Masker
+from auditor.report.outcomes import RuleOutcome, rule_outcomes
 from auditor.report.view import headline, masker_for
 
 if TYPE_CHECKING:
@@ -62,6 +67,13 @@ def report_dict(result: AuditResult, *, reveal: bool = False,
         "summary": _summary(result, findings, fail_on, masker),
         "geo_data": result.geo_data,
         "suppressed": [_finding(f, result, masker) for f in sorted_findings(result.suppressed)],
+        "rules": [_rule(r) for r in rule_outcomes(result, findings)],
+        "provenance": {
+            "tool": {"name": result.tool.get("name", ""),
+                     "version": result.tool.get("version", "")},
+            "files": [{"role": p.role, "path": p.path, "sha256": p.sha256}
+                      for p in provenance(result)],
+        },
     }
 
 
@@ -135,6 +147,24 @@ def _exchange(exchange: Exchange, result: AuditResult, masker: Masker) -> dict[s
         # loopback | documentation ...), asn (number or null), as_name, organisation (from
         # the domain map), party (first | third | "" when no vendor was given)
         "destination": destination_record(result.destinations.get(exchange.id)),
+        # [first, last] frame numbers in the capture, 1-based as Wireshark numbers them;
+        # `last` is where Wireshark's HTTP dissector shows the request (see model.Exchange);
+        # null for inputs without frames (flow files, HAR, live)
+        "frames": list(exchange.frames) if len(exchange.frames) == 2 else None,
+        # a Wireshark display filter that shows this exchange's connection only
+        "display_filter": display_filter(exchange) or None,
+    }
+
+
+def _rule(outcome: RuleOutcome) -> dict[str, Any]:
+    return {
+        "id": outcome.id,
+        # failed | passed | covered (a pattern rule whose candidates were all the device's
+        # own values, judged by `covered_by`) | nothing to judge (no data in its scope)
+        "result": outcome.status,
+        "covered_by": outcome.twin or None,
+        "findings": outcome.findings,  # ids of its findings when failed
+        "explanation": outcome.text,
     }
 
 
@@ -150,6 +180,9 @@ def _observation(observation: Observation, masker: Masker) -> dict[str, Any]:
         "hashed": observation.hashed,  # only a one-way digest of the value left the phone
         "confidence": observation.confidence,  # 1.0 for known values, below for patterns
         "detail": masker.text(observation.detail),  # e.g. "sha256 of E.164 spelling"
+        # the value among the bytes around it in its field (as the upload carried it),
+        # device values masked unless --reveal
+        "context": masker.context_text(observation.excerpt, hashed=observation.hashed),
     }
 
 
@@ -172,6 +205,7 @@ def _finding(finding: Finding, result: AuditResult, masker: Masker) -> dict[str,
 
 def _summary(result: AuditResult, findings: list[Finding], fail_on: Severity,
              masker: Masker) -> dict[str, Any]:
+    counts = counts_of(result)
     return {
         "verdict": verdict(findings, fail_on).lower(),  # fail | pass against fail_on
         "fail_on": str(fail_on),  # the severity from which findings fail the run
@@ -180,8 +214,13 @@ def _summary(result: AuditResult, findings: list[Finding], fail_on: Severity,
         "findings_by_severity": counts_by_severity(findings),  # critical .. info
         "exchanges": len(result.exchanges),
         "observations": len(result.observations),
-        "unreadable_uploads": sum(not e.readable for e in result.exchanges),
-        "hosts": len({e.host for e in result.exchanges}),  # distinct hosts contacted
+        "unreadable_uploads": counts.unreadable,
+        "hosts": counts.hosts,  # distinct hosts contacted (names, else server addresses)
         "suppressed": len(result.suppressed),  # baselined or ignored findings
         "capture_start": iso_time(result.start_time),  # first exchange
+        "uploads": counts.uploads,  # exchanges other than DNS queries
+        "dns_queries": counts.dns_queries,  # DNS queries (they go to a resolver)
+        "bytes_up": counts.bytes_up,  # bytes the phone sent in uploads (DNS not included)
+        "dns_bytes_up": counts.dns_bytes_up,  # bytes of the DNS queries
+        "unreadable_bytes_up": counts.unreadable_bytes,  # bytes of the unreadable uploads
     }

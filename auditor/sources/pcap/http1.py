@@ -59,6 +59,7 @@ class HttpMessage:
     complete: bool = False  # the whole request was read
     answered: bool = False  # a final response was read (or none will come)
     index: dict[str, str] = field(default_factory=dict)  # see _Head.index
+    end_packet: int = 0  # the packet that completed the request (0 until then)
 
     def header(self, name: str) -> str:
         """The first header of that name (any case), or ''."""
@@ -392,7 +393,7 @@ class _ClientStream:
                               first.group(3).decode(), head.headers, self.mark[0], self.mark[1],
                               self.now[0], bytes_up=len(self.buf) + missing,
                               notes=[note + "; the request headers are cut there"],
-                              complete=True, index=head.index)
+                              complete=True, index=head.index, end_packet=self.now[1])
         self.conv.requests.append(request)
         self.conv.unanswered.append(request)
         self.conv.emit_ready()
@@ -407,6 +408,7 @@ class _ClientStream:
         if reader.broken:
             request.notes.append("chunked body framing is damaged; body kept up to there")
         request.complete = True
+        request.end_packet = self.now[1]
         self.current = self.reader = None
         upgrade = request.header("upgrade")
         if upgrade or request.method == "CONNECT":

@@ -146,6 +146,11 @@ def data_phrases(result: AuditResult, data_types: Iterable[str],
         elif mine and all(o.match == "pattern" for o in mine):
             out.append(f"a value shaped like {'an' if label[0] in 'AEIOUaeiou' else 'a'} "
                        f"{label}")
+        elif data_type == "unreadable":
+            uploads = {o.exchange for o in mine}
+            size = sum(result.exchange(i).bytes_up for i in uploads)
+            out.append(f"{plural(len(uploads), 'encrypted upload')} the audit could not read "
+                       f"({size:,} bytes up)")
         elif data_type == "location":
             out.append("the location")
         elif data_type == "sms":

@@ -50,6 +50,16 @@ def render_html(result: AuditResult, *, reveal: bool = False,
     )
 
 
+def render_index(cases: list[dict[str, Any]], *, tool: dict[str, str],
+                 generated_at: float) -> str:
+    """The `check --html` index: one row per case (keys: name, report — the file name of
+    its HTML report or "" —, passed, verdict, findings, checked, problems), styled like
+    the reports it links to."""
+    return _ENVIRONMENT.get_template("index.html.j2").render(
+        cases=cases, passed=sum(bool(c["passed"]) for c in cases), tool=tool,
+        generated_at=iso_time(generated_at), project_url=PROJECT_URL)
+
+
 def _setup(result: AuditResult, masker: Masker) -> dict[str, Any]:
     """The 'test setup' section: device, captures, opt-in, data sources."""
     start = result.start_time

@@ -105,6 +105,7 @@ def render_junit(result: AuditResult, *, reveal: bool = False) -> str:
     paths = [info.path for info in result.inputs] or ["live"]
     paths += [p for p in by_input if p not in paths]
     rules = _rules(result)
+    outcomes = {r.id: r for r in view.rules}
     suites = []
     for path in paths:
         cases = []
@@ -113,9 +114,11 @@ def render_junit(result: AuditResult, *, reveal: bool = False) -> str:
             case = JUnitCase(name=f"{rule_id}: {title}", classname=f"{path}.{rule_id}")
             if hits:
                 case.message = (f"{len(hits)} finding(s) of {severity} severity: "
-                                + "; ".join(f"{', '.join(f.data_types)} to {f.host}"
-                                            for f in hits))
+                                + "; ".join(f"{f.subject or ', '.join(f.data_types)} to "
+                                            f"{f.host}" for f in hits))
                 case.failure = "\n\n".join(_evidence_text(f) for f in hits)
+            elif rule_id in outcomes:  # passed, covered by its twin, or nothing to judge
+                case.system_out = f"{outcomes[rule_id].status}: {outcomes[rule_id].text}"
             cases.append(case)
         suites.append(JUnitSuite(name=path, cases=cases,
                                  timestamp=(iso_time(result.generated_at) or "")[:19],
@@ -136,7 +139,7 @@ def _evidence_text(f: FindingView) -> str:
              f"host: {f.host}" + (f" ({f.server_ip})" if f.server_ip else "")
              + (f" - {f.destination}" if f.destination else ""),
              f"when: {f.since_start}; {f.opt_in}",
-             f"data: {', '.join(f.data_types)}"]
+             f"sent: {f.subject or ', '.join(f.data_types)}"]
     shown_exchange = None
     for e in f.evidence:
         if e.exchange != shown_exchange:

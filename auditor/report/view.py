@@ -192,6 +192,21 @@ class ExchangeView:
 
 
 @dataclass
+class ExchangeLine:
+    """An exchange that carried nothing a rule looks at, in one line."""
+
+    id: int
+    time: str
+    request_line: str
+    frames: str
+    bytes_up: int
+
+
+#: Uploads without evidence listed by name; the JSON report has all of them.
+OTHERS_SHOWN = 50
+
+
+@dataclass
 class ReportView:
     """Everything the human-readable formats lay out."""
 
@@ -213,6 +228,8 @@ class ReportView:
     exchanges: list[ExchangeView] = field(default_factory=list)  # the evidence, once each
     provenance: list[InputDigest] = field(default_factory=list)  # SHA-256 of every input
     masking: str = ""  # how values are masked ("" when revealed)
+    others: list[ExchangeLine] = field(default_factory=list)  # uploads without evidence
+    others_left_out: int = 0  # more of them than OTHERS_SHOWN
 
 
 def secrets_of(result: AuditResult) -> list[tuple[str, str]]:
@@ -272,7 +289,9 @@ def build_view(result: AuditResult, *, reveal: bool = False,
         geo_data=result.geo_data,
         totals=counts_of(result),
         rules=rule_outcomes(result, findings),
-        exchanges=exchange_views(result, findings, masker),
+        exchanges=(evidence := exchange_views(result, findings, masker)),
+        others=(others := other_exchanges(result, {x.id for x in evidence}, masker)),
+        others_left_out=len(result.exchanges) - len(evidence) - len(others),
         provenance=provenance(result),
         masking="" if reveal else MASKING_NOTE,
     )
@@ -333,6 +352,22 @@ def _finding_view(result: AuditResult, finding: Finding, masker: Masker,
         subject=join_words(data_phrases(result, finding.data_types, finding.observations)),
         exchange_ids=list(finding.exchanges),
     )
+
+
+def other_exchanges(result: AuditResult, shown: set[int], masker: Masker) -> list[ExchangeLine]:
+    """The first OTHERS_SHOWN exchanges without evidence, so a report also says what was
+    sent that broke nothing and carried no value of the device."""
+    start = result.start_time
+    out = []
+    for exchange in result.exchanges:
+        if exchange.id in shown:
+            continue
+        if len(out) == OTHERS_SHOWN:
+            break
+        out.append(ExchangeLine(exchange.id, since_start(exchange.time, start),
+                                masker.text(exchange.request_line), frames_label(exchange),
+                                exchange.bytes_up))
+    return out
 
 
 def exchange_views(result: AuditResult, findings: list[Finding],

@@ -77,6 +77,7 @@ class WsMessage:
     bytes_up: int
     notes: list[str]
     bytes_down: int = 0  # server bytes since the previous client message (counted only)
+    end_packet: int = 0  # the packet that completed the message
 
 
 class _Head(NamedTuple):
@@ -668,7 +669,7 @@ class _WebSocketReader:
                                   f"payload kept as sent")
         assert self.start is not None
         message = WsMessage(payload, self.start[0], self.start[1], now[0], self.wire,
-                            self.notes, self.down)
+                            self.notes, self.down, end_packet=now[1])
         self.parts, self.start, self.wire, self.notes, self.down = bytearray(), None, 0, [], 0
         self.conv.on_websocket(self.upgrade, message)
 

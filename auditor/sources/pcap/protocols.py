@@ -149,7 +149,8 @@ class HttpHandler:
             body=message.payload, decrypted=scheme == "wss",
             source=f"{self.ctx.path}#pkt {message.packet}", bytes_up=message.bytes_up,
             bytes_down=message.bytes_down, server_ip=self.ends.server_ip, alpn=self.alpn,
-            end_time=message.end_time, notes=tuple(message.notes)))
+            end_time=message.end_time, notes=tuple(message.notes),
+            frames=(message.packet, message.end_packet or message.packet)))
 
 
 class _Collector:
@@ -458,6 +459,7 @@ class TlsHandler:
                 source=f"{self.ctx.path}#pkt {packet}", bytes_up=len(request.body),
                 bytes_down=request.bytes_down, status=request.status,
                 server_ip=e.server_ip, alpn="h2", end_time=e.last_time,
-                notes=(f"HTTP/2 stream {request.stream_id}",)))
+                notes=(f"HTTP/2 stream {request.stream_id}",),
+                frames=(packet, packet)))  # the frame of its HEADERS, as Wireshark shows it
         for warning in warnings:
             self.ctx.info.warn(f"{where}: {warning}")

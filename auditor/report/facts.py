@@ -134,7 +134,8 @@ def contacts_phrase(result: AuditResult, observations: Iterable[Observation]) ->
 
 def data_phrases(result: AuditResult, data_types: Iterable[str],
                  observations: Iterable[Observation]) -> list[str]:
-    """One exact phrase per data type: `the IMEI (1 of 2)`, a contacts phrase, `location`.
+    """One exact phrase per data type, the handset being the subject: `1 of its 2 IMEIs`,
+    `its IMSI`, a contacts phrase, `the location`.
     Pattern-only matches say they only look like the type."""
     observations = list(observations)
     out = []
@@ -166,7 +167,7 @@ def data_phrases(result: AuditResult, data_types: Iterable[str],
                 out.append(f"{everything} {label}s" if len(sent) == len(values)
                            else f"{len(sent)} of its {len(values)} {label}s")
             else:
-                out.append(f"the {label}")
+                out.append(f"its {label}")
     return out
 
 

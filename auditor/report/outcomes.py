@@ -96,8 +96,8 @@ def rule_outcomes(result: AuditResult, findings: Iterable[Any]) -> list[RuleOutc
             outcome.status, outcome.twin = COVERED, twin.id
             outcome.text = (f"covered by {twin.id}: " + (
                 "its one candidate is the device's own value, judged there" if len(scope) == 1
-                else f"all {len(scope)} candidates in its scope are the device's own values, "
-                     f"judged there"))
+                else f"{'both' if len(scope) == 2 else f'all {len(scope)}'} candidates in its "
+                     f"scope are the device's own values, judged there"))
         elif not scope:
             outcome.status = NOTHING
             outcome.text = "no upload carried data in its scope"

@@ -68,7 +68,7 @@ def test_github_code_scanning_requirements(result) -> None:
         assert entry["partialFingerprints"]["auditorFingerprint/v1"]
     identifiers = next(r for r in results if r["ruleId"] == "no-identifiers-before-opt-in")
     message = identifiers["message"]["text"]
-    assert "The IMEI, the IMSI and the phone number sent to" in message
+    assert "Its IMEI, its IMSI and its phone number sent to" in message
     assert "api.account.xiaomi.com" in message and "query imei" in message
     assert identifiers["partialFingerprints"]["auditorFingerprint/v1"] == "fp-identifiers-xiaomi"
     names = [loc["fullyQualifiedName"] for loc in identifiers["locations"][0]["logicalLocations"]]

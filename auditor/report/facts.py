@@ -195,7 +195,10 @@ def _split_endpoint(endpoint: str) -> tuple[str, str]:
 
 def display_filter(exchange: Exchange) -> str:
     """A Wireshark display filter that shows the exchange's connection (or the DNS
-    query's conversation) and nothing else; "" when its endpoints are not known."""
+    query's conversation) and nothing else; "" when its endpoints are not known or it did
+    not come from a capture (a flow file or HAR has no packets to filter)."""
+    if len(getattr(exchange, "frames", ()) or ()) != 2:
+        return ""
     client_ip, client_port = _split_endpoint(exchange.client)
     server_ip, server_port = _split_endpoint(exchange.server)
     if not (client_ip and server_ip and client_port.isdigit() and server_port.isdigit()):

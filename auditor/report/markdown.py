@@ -76,7 +76,12 @@ def _rules(view: ReportView) -> list[str]:
     if not others:
         return []
     out = ["Other rules:", ""]
-    out += [f"- {md(r.id)}: **{r.status}** — {md(r.text)}" for r in others]
+    for r in others:
+        if r.twin:  # "covered by <twin>: why" reads as one phrase
+            status, _, why = r.text.partition(": ")
+            out.append(f"- {md(r.id)}: **{md(status)}** — {md(why)}")
+        else:
+            out.append(f"- {md(r.id)}: **{r.status}** — {md(r.text)}")
     return out + [""]
 
 

@@ -179,6 +179,16 @@ def test_json_exchanges_carry_frames_and_a_display_filter() -> None:
     assert not any("#pkt" in n for n in names)
 
 
+def test_inputs_without_packets_get_no_display_filter() -> None:
+    from dataclasses import replace
+
+    from auditor.report.facts import display_filter
+
+    exchange = _result("2014").exchanges[1]
+    assert display_filter(exchange)
+    assert display_filter(replace(exchange, frames=(), source="flows.mitm#2")) == ""
+
+
 def test_each_observation_shows_its_value_in_context_masked() -> None:
     observations = json.loads(_report("2014", "json"))["observations"]
     assert observations[0]["context"] == "&imei=86720302*****37&phone=%"

@@ -84,14 +84,16 @@ def test_the_2014_sample_prints_to_at_most_four_a4_pages(tmp_path: Path) -> None
     assert re.search(rb"/MediaBox \[0 0 59[45](?:\.\d+)? 84[12](?:\.\d+)?\]", data)
 
 
-@pytest.mark.parametrize("folder", [SAMPLE, FIXED], ids=["2014", "fixed"])
-def test_no_word_is_split_and_nothing_overflows_at_1280_px(tmp_path: Path, folder) -> None:
+@pytest.mark.parametrize(("folder", "width"), [(SAMPLE, 1280), (FIXED, 1280), (SAMPLE, 800)],
+                         ids=["2014", "fixed", "2014-narrow"])
+def test_no_word_is_split_and_nothing_overflows_at_1280_px(tmp_path: Path, folder,
+                                                           width) -> None:
     (tmp_path / "report.html").write_text(render(_result(folder), "html"), encoding="utf-8")
-    probe = _PROBE.replace("BREAKABLE", json.dumps(_BREAKABLE)).replace("WIDTH", "1280")
+    probe = _PROBE.replace("BREAKABLE", json.dumps(_BREAKABLE)).replace("WIDTH", str(width))
     wrapper = tmp_path / "probe.html"
     wrapper.write_text(
         "<!doctype html><html><head><title>waiting</title></head><body style='margin:0'>"
-        "<iframe id='f' src='report.html' style='width:1280px;height:2000px;border:0'>"
+        f"<iframe id='f' src='report.html' style='width:{width}px;height:2000px;border:0'>"
         f"</iframe><script>{probe}"
         "document.getElementById('f').onload = () => { document.title = 'RESULT ' + "
         "JSON.stringify(splitWords(document.getElementById('f').contentDocument)); };"

@@ -61,6 +61,7 @@ def render_markdown(view: ReportView) -> str:
     out += _rules(view)
     for x in view.exchanges:
         out += _evidence(x)
+    out += _others(view)
     out += _unreadable(view)
     out += _warnings(view)
     if view.suppressed:
@@ -112,6 +113,19 @@ def _evidence(x: ExchangeView) -> list[str]:
                    f"{md(o.chain)} | {md(o.value)} | {md(context)} | {md(result)} |")
     out += ["", "</details>", ""]
     return out
+
+
+def _others(view: ReportView) -> list[str]:
+    """What else was sent: exchanges with no value of the device and nothing a rule sees."""
+    if not view.others:
+        return []
+    count = plural(len(view.others) + view.others_left_out, "exchange")
+    out = [f"<details><summary>Also sent: {count} with no value of the device</summary>", ""]
+    out += [f"- #{o.id} {md(o.time)} {md(o.request_line)} ({o.bytes_up} bytes up"
+            f"{'; ' + md(o.frames) if o.frames else ''})" for o in view.others]
+    if view.others_left_out:
+        out.append(f"- … and {view.others_left_out} more (all in the JSON report)")
+    return out + ["", "</details>", ""]
 
 
 def _unreadable(view: ReportView) -> list[str]:

@@ -44,6 +44,7 @@ def print_view(view: ReportView, console: Console) -> None:
         console.print(Text("Evidence (each upload once)", style="bold"))
         for exchange in view.exchanges:
             _print_exchange(exchange, console)
+    _print_others(view, console)
     _print_unreadable(view, console)
     _print_warnings(view, console)
     if view.suppressed:
@@ -156,6 +157,22 @@ def _print_exchange(x: ExchangeView, console: Console) -> None:
             reasons = "; ".join(f"{rule}: {why}" for rule, why in o.not_broken)
             console.print(Text.assemble(("      breaks no rule", "green"),
                                         (f" — {reasons}" if reasons else "", "dim")))
+
+
+def _print_others(view: ReportView, console: Console) -> None:
+    """What else was sent: exchanges with no value of the device and nothing a rule sees."""
+    if not view.others:
+        return
+    console.print()
+    console.print(Text("Also sent (no value of the device, nothing a rule looks at)",
+                       style="bold"))
+    for o in view.others:
+        frames = f"  {o.frames}" if o.frames else ""
+        console.print(Text.assemble(("  ", ""), (f"#{o.id} {o.time} ", "dim"), o.request_line,
+                                    (f"  {o.bytes_up} bytes up{frames}", "dim")))
+    if view.others_left_out:
+        console.print(Text(f"  … and {view.others_left_out} more (all in the JSON report)",
+                           style="dim"))
 
 
 def _print_unreadable(view: ReportView, console: Console) -> None:

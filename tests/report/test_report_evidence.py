@@ -226,9 +226,11 @@ def test_a_passing_report_lists_what_was_sent_and_why_it_broke_no_rule() -> None
     assert "no-cleartext-personal-data: sent encrypted" in text
     assert "What else was sent" in text
     assert "POST https://api.account.xiaomi.com/v1/consent/cloud-messaging" in text
-    terminal = _flat(_report("fixed", "terminal"))
-    assert "breaks no rule — no-identifiers-before-opt-in: sent after the user opted in" in \
-        terminal
+    for fmt in ("terminal", "markdown"):
+        text = _flat(_report("fixed", fmt))
+        assert "no-identifiers-before-opt-in: sent after the user opted in" in text, fmt
+        assert "Also sent" in text, fmt
+        assert "POST https://api.account.xiaomi.com/v1/consent/cloud-messaging" in text, fmt
 
 
 def test_check_html_index_looks_like_the_reports(tmp_path, monkeypatch) -> None:

@@ -513,21 +513,29 @@ def _check_summary(outcomes, fmt: str, *, reveal: bool) -> str:
 
 
 def _write_case_reports(outcomes, folder: Path, *, reveal: bool) -> None:
-    import html
+    import time
 
-    from auditor import report
+    from auditor import __version__, report
+    from auditor.model import Severity
+    from auditor.report.common import verdict
+    from auditor.report.facts import counts_of
+    from auditor.report.html import render_index
 
     folder.mkdir(parents=True, exist_ok=True)
-    items = []
+    cases = []
     for o in outcomes:
-        if o.result is None:
-            continue
-        name = f"{o.case.name}.html"
-        _write_text(str(folder / name), report.render(o.result, "html", reveal=reveal))
-        items.append(f'<li><a href="{html.escape(name)}">{html.escape(o.case.name)}</a> — '
-                     f'{"pass" if o.passed else "FAIL"}, {len(o.result.findings)} findings</li>')
-    index = ("<!doctype html><meta charset=utf-8><title>auditor check</title>"
-             "<h1>auditor check</h1><ul>" + "".join(items) + "</ul>\n")
+        row = {"name": o.case.name, "report": "", "passed": o.passed, "verdict": "",
+               "findings": 0, "checked": "", "problems": o.problems()}
+        if o.result is not None:
+            row["report"] = f"{o.case.name}.html"
+            _write_text(str(folder / row["report"]), report.render(o.result, "html",
+                                                                   reveal=reveal))
+            row.update(verdict=verdict(o.result.findings, Severity.HIGH),
+                       findings=len(o.result.findings),
+                       checked=counts_of(o.result).sentence)
+        cases.append(row)
+    index = render_index(cases, tool={"name": "handset-auditor", "version": __version__},
+                         generated_at=time.time())
     _write_text(str(folder / "index.html"), index)
 
 

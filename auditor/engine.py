@@ -34,6 +34,15 @@ if TYPE_CHECKING:
 _HEADER_EVIDENCE_LIMIT = 4096
 
 
+@dataclass(frozen=True)
+class InputFile:
+    """A file besides the captures that the audit read: its provenance in the report."""
+
+    role: str  # "device profile" | "key log" | "policy"
+    path: str  # as given (policy files: as the loader shows them)
+    sha256: str  # of the file's bytes when the audit read it
+
+
 @dataclass
 class AuditResult:
     """Everything a report renders. Exchanges are kept without their bodies."""
@@ -58,6 +67,7 @@ class AuditResult:
     incomplete: list[str] = field(default_factory=list)
     trackers: TrackerList | None = None  # the Exodus list that named SDKs (for the evidence)
     organisations_path: str = ""  # the organisation map that named organisations
+    files: list[InputFile] = field(default_factory=list)  # profile, key logs, policies
 
     @property
     def start_time(self) -> float | None:
@@ -93,6 +103,20 @@ class Audit:
         self.opt_in_source = "--opt-in-at" if opt_in_at is not None else "none"
         self.opt_in_offset: float | None = None  # --opt-in-at +SECONDS: from the first upload
         self.opt_in_frame: int | None = None  # --opt-in-at frame:N: of the first capture
+        self.files: list[InputFile] = [InputFile("policy", shown, digest) for shown, digest
+                                       in getattr(policies, "digests", {}).items()]
+
+    def record_file(self, role: str, path: str | Path) -> None:
+        """Note a file the audit read (device profile, key log) with its SHA-256."""
+        path = str(path)
+        if any(f.role == role and f.path == path for f in self.files):
+            return
+        try:
+            digest = file_digest(path)
+        except OSError:
+            digest = ""  # the reader of that file says what is wrong with it
+        self.files.insert(sum(f.role != "policy" for f in self.files),
+                          InputFile(role, path, digest))
 
     # -- feeding --------------------------------------------------------------------------
 
@@ -169,6 +193,7 @@ class Audit:
             pattern_mode=self.pattern_mode,
             trackers=self.resolver.trackers,
             organisations_path=self.resolver.organisations_path,
+            files=list(self.files),
         )
 
 
@@ -233,6 +258,8 @@ def analyze_files(
         from auditor.sources import frame_time
 
         audit.opt_in_at = frame_time(paths[0], audit.opt_in_frame)
+    for keylog in keylogs:
+        audit.record_file("key log", keylog)
     for path in paths:
         info, exchanges = open_capture(path, keylogs=keylogs, progress=progress)
         audit.add_input(info)
@@ -329,4 +356,6 @@ def build_audit(
     if offset is not None or frame is not None:
         audit.opt_in_source = "--opt-in-at"  # explicit: a policy's consent matcher yields
         audit.opt_in_offset, audit.opt_in_frame = offset, frame
+    if device:
+        audit.record_file("device profile", device)
     return audit

@@ -130,6 +130,12 @@ class Exchange:
     #: bytes of the request are missing from the capture (snaplen, lost segments): it was
     #: searched as far as its bytes go
     incomplete: bool = False
+    # (first, last) 1-based frame numbers in the capture, as Wireshark numbers them: for an
+    # HTTP request the frames of its first and last byte (`last` is where Wireshark's HTTP
+    # dissector shows it), for a DNS query its frame, for a connection read as a whole (TLS
+    # without keys, raw TCP/UDP, QUIC) its first frame and the last frame the phone sent;
+    # () when the input has no frames (flow files, HAR, live) or they are not known
+    frames: tuple[int, ...] = ()
 
     @property
     def request_line(self) -> str:

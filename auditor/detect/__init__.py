@@ -46,10 +46,23 @@ class _Seen:
     contact: str = ""  # which canary contact a known `contacts` observation is about
 
 
+def _alnum(value: bytes, index: int) -> bool:
+    return 0 <= index < len(value) and value[index:index + 1].isalnum()
+
+
 def _excerpt(value: bytes, start: int, end: int) -> str:
+    """The value with a few characters of its field on each side. A word the window would
+    cut is left out whole: its visible half could be the half of another value that the
+    report's masking, which looks for whole values, would not recognise."""
     shown_end = min(end, start + _EXCERPT_VALUE)
-    text = value[max(0, start - _EXCERPT_CONTEXT):shown_end + _EXCERPT_CONTEXT]
-    return " ".join(text.decode("utf-8", "replace").split())
+    low, high = max(0, start - _EXCERPT_CONTEXT), min(len(value), shown_end + _EXCERPT_CONTEXT)
+    if _alnum(value, low - 1) and _alnum(value, low):
+        while low < start and _alnum(value, low):
+            low += 1
+    if _alnum(value, high - 1) and _alnum(value, high):
+        while high > shown_end and _alnum(value, high - 1):
+            high -= 1
+    return " ".join(value[low:high].decode("utf-8", "replace").split())
 
 
 class Detector:
@@ -268,9 +281,25 @@ def _innermost(seen: list[_Seen]) -> list[_Seen]:
     for item in unique.values():
         by_value.setdefault((item.observation.data_type, item.observation.value),
                             []).append(item)
-    return [item for item in unique.values()
-            if not any(_encloses(item, other) for other in
-                       by_value[(item.observation.data_type, item.observation.value)])]
+    kept = []
+    for item in unique.values():
+        same = by_value[(item.observation.data_type, item.observation.value)]
+        if not any(_encloses(item, other) for other in same):
+            kept.append(_with_context(item, [o for o in same if _encloses(o, item)]))
+    return kept
+
+
+def _with_context(item: _Seen, outers: list[_Seen]) -> _Seen:
+    """`item` with the excerpt of the nearest field it was decoded from, when its own field
+    holds the value and nothing around it (a form or JSON field): a reader sees the value
+    among its neighbours (`imei=…&phone=…`), as the upload carried it."""
+    own = item.observation.excerpt
+    wider = [o for o in outers if len(o.observation.excerpt) > len(own)]
+    if not wider:
+        return item
+    nearest = max(wider, key=lambda o: len(o.chain))
+    return replace(item, observation=replace(item.observation,
+                                             excerpt=nearest.observation.excerpt))
 
 
 def _address_book(seen: list[_Seen]) -> list[_Seen]:

@@ -7,6 +7,7 @@ as the text that was written (YAML 1.1 would read the country code `NO` as false
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import re
 from collections.abc import Iterator
@@ -316,6 +317,14 @@ def _policy_files(paths: list[str]) -> Iterator[tuple[Path, str]]:
             raise InputError(f"{raw}: no such policy file or folder; check the --policy path")
 
 
+def _sha256(path: Path) -> str:
+    """The file's SHA-256, so a report can say exactly which policy judged it."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
 def _declares_other_kind(path: Path) -> bool:
     """Whether a file's top level says `kind: <something other than policy>`."""
     try:
@@ -358,6 +367,7 @@ def _read_all(paths: list[str]) -> tuple[PolicySet, list[str]]:
         rules, opt_in, file_errors = _read_file(path, shown)
         errors.extend(file_errors)
         policies.files.append(shown)
+        policies.digests[shown] = _sha256(path)
         policies.opt_in.extend(opt_in)
         for rule in rules:
             if rule.id in first_seen:

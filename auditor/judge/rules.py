@@ -171,6 +171,7 @@ class PolicySet:
     rules: list[Rule] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     opt_in: list[OptInMatcher] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)  # SHA-256 of each file, as read
     declarations: list = field(default_factory=list)  # judge.declared.Declaration, --declared
 
     def add_declaration(self, declaration) -> None:

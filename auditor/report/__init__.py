@@ -2,6 +2,13 @@
 
 Values of the device are masked in every format unless `reveal=True`. What the formats
 say in common (verdict, headline, times, destinations, sorting) comes from `view`.
+
+Adding to the reports: a count or an exact phrase goes into `facts` (computed once, used by
+every format); a rule's result into `outcomes`; a display record or field into `view`
+(`ReportView`, `FindingView`, `ExchangeView`, `HostView`), which terminal, Markdown, HTML and
+JUnit lay out; JSON fields into `json_report` with their meaning beside them. The HTML is
+`templates/report.html.j2` plus one part per section (`_rules`, `_evidence`, `_timeline`,
+`_setup`, `_method`, `_style.css`): a new section is a new part and one include line.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ DATA_LABELS: dict[str, str] = {
     "mac_address": "MAC address",
     "serial_number": "serial number",
     "email": "e-mail address",
-    "contacts": "address book",
+    "contacts": "contact data",
     "sms": "SMS",
     "location": "location",
     "unreadable": "unreadable upload",

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from auditor.model import DATA_GROUPS, Severity
-from auditor.report.common import PROJECT_URL, duration, iso_time, plural, severity_of
+from auditor.report.common import PROJECT_URL, duration, iso_time, plural
+from auditor.report.facts import counts_by_input
 from auditor.report.mask import Masker
 from auditor.report.timeline import build_timeline
 from auditor.report.view import ReportView, build_view, masker_for
@@ -49,6 +50,16 @@ def render_html(result: AuditResult, *, reveal: bool = False,
     )
 
 
+def render_index(cases: list[dict[str, Any]], *, tool: dict[str, str],
+                 generated_at: float) -> str:
+    """The `check --html` index: one row per case (keys: name, report — the file name of
+    its HTML report or "" —, passed, verdict, findings, checked, problems), styled like
+    the reports it links to."""
+    return _ENVIRONMENT.get_template("index.html.j2").render(
+        cases=cases, passed=sum(bool(c["passed"]) for c in cases), tool=tool,
+        generated_at=iso_time(generated_at), project_url=PROJECT_URL)
+
+
 def _setup(result: AuditResult, masker: Masker) -> dict[str, Any]:
     """The 'test setup' section: device, captures, opt-in, data sources."""
     start = result.start_time
@@ -77,6 +88,7 @@ def _setup(result: AuditResult, masker: Masker) -> dict[str, Any]:
         if location is not None:
             device.append(("location", masker.value(f"{location.lat}, {location.lon}",
                                                     "location")))
+    per_input = counts_by_input(result)
     captures = [{
         "path": info.path,
         "kind": info.kind,
@@ -88,6 +100,8 @@ def _setup(result: AuditResult, masker: Masker) -> dict[str, Any]:
                  if info.first_time is not None and info.last_time is not None else ""),
         "packets": info.packets,
         "exchanges": info.exchanges,
+        "uploads": per_input.get(info.path, (0, 0))[0],
+        "dns_queries": per_input.get(info.path, (0, 0))[1],
     } for info in result.inputs]
     return {
         "device_name": name,
@@ -101,15 +115,6 @@ def _setup(result: AuditResult, masker: Masker) -> dict[str, Any]:
 
 
 def _policies(result: AuditResult, view: ReportView) -> dict[str, Any]:
-    """Policy files and each rule with whether this capture passed it."""
-    failed = {f.rule for f in view.findings}
-    rules = [{
-        "id": rule.id,
-        "title": rule.title,
-        "severity": str(severity_of(rule.severity)),
-        "failed": rule.id in failed,
-        "file": getattr(rule, "policy_file", ""),
-    } for rule in result.policies.rules]
-    return {"files": list(result.policies.files), "rules": rules,
-            "failed": sum(r["failed"] for r in rules),
-            "passed": sum(not r["failed"] for r in rules)}
+    """Policy files, and how many rules failed (each rule's result is in `view.rules`)."""
+    return {"files": list(result.policies.files),
+            "failed": sum(r.status == "failed" for r in view.rules)}

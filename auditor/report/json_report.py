@@ -16,6 +16,9 @@ Top level:
   attribution   where the app, SDK, organisation and declaration names came from: the
                 capture's app metadata, the tracker list (version, SHA-256), the organisation
                 map, each declaration file (SHA-256); see report/attribution.py
+  rules         every rule of the policy set and its result (see `_rule`)
+  provenance    {tool: {name, version}, files: [{role, path, sha256}]}: every input the
+                report rests on — captures, device profile, key logs, each policy file
 
 Times are ISO 8601 in UTC with milliseconds. Values of the device (observation values, and
 the same values inside URLs and hosts) are masked unless --reveal.
@@ -38,8 +41,10 @@ from auditor.report.common import (
     sorted_findings,
     verdict,
 )
+from auditor.report.facts import counts_of, display_filter, provenance
 from auditor.report.fastjson import dumps_indented
 from auditor.report.mask import Masker
+from auditor.report.outcomes import RuleOutcome, rule_outcomes
 from auditor.report.view import headline, masker_for
 
 if TYPE_CHECKING:
@@ -68,6 +73,13 @@ def report_dict(result: AuditResult, *, reveal: bool = False,
         "geo_data": result.geo_data,
         "suppressed": [_finding(f, result, masker) for f in sorted_findings(result.suppressed)],
         "attribution": sources(result),
+        "rules": [_rule(r) for r in rule_outcomes(result, findings)],
+        "provenance": {
+            "tool": {"name": result.tool.get("name", ""),
+                     "version": result.tool.get("version", "")},
+            "files": [{"role": p.role, "path": p.path, "sha256": p.sha256}
+                      for p in provenance(result)],
+        },
     }
 
 
@@ -144,10 +156,28 @@ def _exchange(exchange: Exchange, result: AuditResult, masker: Masker) -> dict[s
         # the app that sent it, {uid, package, name, source}, or null when the input has no
         # app metadata (only PCAPdroid captures have it)
         "app": app_record(exchange.app),
+        # [first, last] frame numbers in the capture, 1-based as Wireshark numbers them;
+        # `last` is where Wireshark's HTTP dissector shows the request (see model.Exchange);
+        # null for inputs without frames (flow files, HAR, live)
+        "frames": list(exchange.frames) if len(exchange.frames) == 2 else None,
+        # a Wireshark display filter that shows this exchange's connection only
+        "display_filter": display_filter(exchange) or None,
         # the tunnels the packets came through, outermost first; only when there were any
         **({"tunnel": exchange.tunnel} if exchange.tunnel else {}),
         # bytes of the request are missing from the capture (snaplen, lost segments)
         **({"incomplete": True} if exchange.incomplete else {}),
+    }
+
+
+def _rule(outcome: RuleOutcome) -> dict[str, Any]:
+    return {
+        "id": outcome.id,
+        # failed | passed | covered (a pattern rule whose candidates were all the device's
+        # own values, judged by `covered_by`) | nothing to judge (no data in its scope)
+        "result": outcome.status,
+        "covered_by": outcome.twin or None,
+        "findings": outcome.findings,  # ids of its findings when failed
+        "explanation": outcome.text,
     }
 
 
@@ -163,6 +193,9 @@ def _observation(observation: Observation, masker: Masker) -> dict[str, Any]:
         "hashed": observation.hashed,  # only a one-way digest of the value left the phone
         "confidence": observation.confidence,  # 1.0 for known values, below for patterns
         "detail": masker.text(observation.detail),  # e.g. "sha256 of E.164 spelling"
+        # the value among the bytes around it in its field (as the upload carried it),
+        # device values masked unless --reveal
+        "context": masker.context_text(observation.excerpt, hashed=observation.hashed),
     }
 
 
@@ -189,6 +222,7 @@ def _finding(finding: Finding, result: AuditResult, masker: Masker) -> dict[str,
 def _summary(result: AuditResult, findings: list[Finding], fail_on: Severity,
              masker: Masker) -> dict[str, Any]:
     missing = getattr(result, "incomplete", ())
+    counts = counts_of(result)
     return {
         # fail | pass against fail_on; incomplete (live): no failing finding, but uploads
         # were not analysed, named in `not_analysed` (only then present), so it cannot pass
@@ -200,10 +234,15 @@ def _summary(result: AuditResult, findings: list[Finding], fail_on: Severity,
         "findings_by_severity": counts_by_severity(findings),  # critical .. info
         "exchanges": len(result.exchanges),
         "observations": len(result.observations),
-        "unreadable_uploads": sum(not e.readable for e in result.exchanges),
-        "hosts": len({e.host for e in result.exchanges}),  # distinct hosts contacted
+        "unreadable_uploads": counts.unreadable,
+        "hosts": counts.hosts,  # distinct hosts contacted (names, else server addresses)
         "suppressed": len(result.suppressed),  # baselined or ignored findings
         "capture_start": iso_time(result.start_time),  # first exchange
         # without --device: what that means for the verdict (absent with a profile)
         **({"no_profile": note} if (note := profile_note(result)) else {}),
+        "uploads": counts.uploads,  # exchanges other than DNS queries
+        "dns_queries": counts.dns_queries,  # DNS queries (they go to a resolver)
+        "bytes_up": counts.bytes_up,  # bytes the phone sent in uploads (DNS not included)
+        "dns_bytes_up": counts.dns_bytes_up,  # bytes of the DNS queries
+        "unreadable_bytes_up": counts.unreadable_bytes,  # bytes of the unreadable uploads
     }

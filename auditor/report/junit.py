@@ -106,6 +106,7 @@ def render_junit(result: AuditResult, *, reveal: bool = False) -> str:
     paths = [info.path for info in result.inputs] or ["live"]
     paths += [p for p in by_input if p not in paths]
     rules = _rules(result)
+    outcomes = {r.id: r for r in view.rules}
     suites = []
     for path in paths:
         cases = []
@@ -114,10 +115,12 @@ def render_junit(result: AuditResult, *, reveal: bool = False) -> str:
             case = JUnitCase(name=f"{rule_id}: {title}", classname=f"{path}.{rule_id}")
             if hits:
                 case.message = (f"{len(hits)} finding(s) of {severity} severity: "
-                                + "; ".join(f"{', '.join(f.data_types)} to {f.host}"
-                                            + (f" from {f.app}" if f.app else "")
+                                + "; ".join(f"{f.subject or ', '.join(f.data_types)} to "
+                                            f"{f.host}" + (f" from {f.app}" if f.app else "")
                                             for f in hits))
                 case.failure = "\n\n".join(_evidence_text(f) for f in hits)
+            elif rule_id in outcomes:  # passed, covered by its twin, or nothing to judge
+                case.system_out = f"{outcomes[rule_id].status}: {outcomes[rule_id].text}"
             cases.append(case)
         incomplete = getattr(result, "incomplete", ())
         if incomplete and path == paths[0]:  # live: uploads the analysis lost
@@ -146,7 +149,7 @@ def _evidence_text(f: FindingView) -> str:
              f"host: {f.host}" + (f" ({f.server_ip})" if f.server_ip else "")
              + (f" - {f.destination}" if f.destination else ""),
              f"when: {f.since_start}; {f.opt_in}",
-             f"data: {', '.join(f.data_types)}"]
+             f"sent: {f.subject or ', '.join(f.data_types)}"]
     lines += [f"{label}: {value}" for label, value in (("app", f.app), ("receiver", f.receiver))
               if value]
     shown_exchange = None

@@ -1,4 +1,5 @@
-"""Markdown for a pull-request comment: verdict, findings table, collapsible evidence.
+"""Markdown for a pull-request comment: verdict, rule results, findings table, and the
+evidence of each upload once, collapsible, which the findings refer to by `#id`.
 
 Captured text is untrusted: in Markdown context it is HTML-escaped and every character that
 could start a code span, emphasis, link, table cell or mention is escaped; inside the raw
@@ -12,7 +13,7 @@ import html
 import re
 
 from auditor.report.common import plural
-from auditor.report.view import FindingView, ReportView
+from auditor.report.view import ExchangeView, ReportView
 
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]|~])")
 
@@ -48,16 +49,21 @@ def render_markdown(view: ReportView) -> str:
         out += [f"**Note:** {md(view.profile_note)}", ""]
     if view.reveal:
         out += ["**⚠ This report contains personal data unmasked.**", ""]
+    if view.totals is not None:
+        out += [f"Checked: {md(view.totals.sentence)}.", ""]
     if view.findings:
-        out.append("| id | severity | rule | host | destination | data | exchanges | consent |")
-        out.append("|---|---|---|---|---|---|---:|---|")
+        out.append("| id | severity | rule | host | destination | sent | uploads | consent |")
+        out.append("|---|---|---|---|---|---|---|---|")
         for f in view.findings:
+            uploads = ", ".join(f"#{i}" for i in f.exchange_ids)
             out.append(f"| {f.id} | {f.severity} | {md(f.rule)} | {md(f.host)} | "
-                       f"{md(f.destination)} | {md(', '.join(f.data_types))} | {f.exchanges} "
-                       f"| {f.consent} |")
+                       f"{md(f.destination)} | {md(f.subject or ', '.join(f.data_types))} | "
+                       f"{uploads} | {f.consent} |")
         out.append("")
-        for f in view.findings:
-            out += _evidence(f)
+    out += _rules(view)
+    for x in view.exchanges:
+        out += _evidence(x)
+    out += _others(view)
     out += _unreadable(view)
     out += _attribution(view)
     out += _warnings(view)
@@ -82,35 +88,61 @@ def _attribution(view: ReportView) -> list[str]:
     return out
 
 
-def _evidence(f: FindingView) -> list[str]:
-    summary = (f"<details><summary>{raw_html(f.id)} {raw_html(f.severity)} — "
-               f"{raw_html(f.rule)}: {raw_html(f.title)} ({raw_html(f.host)})</summary>")
+def _rules(view: ReportView) -> list[str]:
+    """The rules that did not fail, each with what its result means."""
+    others = [r for r in view.rules if r.status != "failed"]
+    if not others:
+        return []
+    out = ["Other rules:", ""]
+    for r in others:
+        if r.twin:  # "covered by <twin>: why" reads as one phrase
+            status, _, why = r.text.partition(": ")
+            out.append(f"- {md(r.id)}: **{md(status)}** — {md(why)}")
+        else:
+            out.append(f"- {md(r.id)}: **{r.status}** — {md(r.text)}")
+    return out + [""]
+
+
+def _evidence(x: ExchangeView) -> list[str]:
+    """One upload's evidence: request, where to find it in the capture, each value."""
+    refers = f" — evidence for {', '.join(x.findings)}" if x.findings else ""
+    summary = (f"<details><summary>#{x.id} {raw_html(x.time)} {raw_html(x.request_line)}"
+               f"{raw_html(refers)}</summary>")
     out = [summary, ""]
-    server = f" ({md(f.server_ip)})" if f.server_ip else ""
-    destination = f" — {md(f.destination)}" if f.destination else ""
-    out.append(f"- **host:** {md(f.host)}{server}{destination}")
-    when = f"{f.since_start}; {f.opt_in}" if f.since_start else f.opt_in
-    out.append(f"- **when:** {md(when)}")
-    out.append(f"- **data:** {md(', '.join(f.data_types))}")
-    if f.app:
-        out.append(f"- **app:** {md(f.app)}")
-    if f.receiver:
-        out.append(f"- **receiver:** {md(f.receiver)}")
-    if f.description:
-        out.append(f"- **why it matters:** {md(f.description)}")
-    out.append("")
-    out.append("| exchange | request | where | key | decoded | value | match |")
-    out.append("|---|---|---|---|---|---|---|")
-    shown_exchange = None
-    for e in f.evidence:
-        match = e.match + (", hashed" if e.hashed else "")
-        request = md(e.request_line) if e.exchange != shown_exchange else "″"
-        shown_exchange = e.exchange
-        out.append(f"| #{e.exchange} {md(e.time)} | {request} | {md(e.where)} | "
-                   f"{md(e.key)} | {md(e.chain)} | {md(e.data_type)}: {md(e.value)} | "
-                   f"{md(match)} |")
+    where = f"{md(x.transport)}, {x.bytes_up} bytes up to {md(x.server or 'unknown')}"
+    if x.destination:
+        where += f" ({md(x.destination)})"
+    if x.frames:
+        where += f"; {md(x.frames)} of {md(x.source.split('#')[0])}"
+    out.append(f"- {where}")
+    if x.display_filter:
+        out.append(f"- Wireshark filter: `{x.display_filter}`")
+    out += ["", "| data | where | decoded | value | context | result |",
+            "|---|---|---|---|---|---|"]
+    for o in x.observations:
+        match = o.match + (", hashed" if o.hashed else "")
+        context = "".join(s.text for s in o.context)
+        if o.broke:
+            result = "breaks " + ", ".join(o.broke)
+        else:
+            result = "breaks no rule" + "".join(f"; {r}: {w}" for r, w in o.not_broken)
+        out.append(f"| {md(o.data_type)} ({md(match)}) | {md(o.where)} {md(o.key)} | "
+                   f"{md(o.chain)} | {md(o.value)} | {md(context)} | {md(result)} |")
     out += ["", "</details>", ""]
     return out
+
+
+def _others(view: ReportView) -> list[str]:
+    """What else was sent: exchanges with no value of the device and nothing a rule sees."""
+    if not view.others:
+        return []
+    count = plural(len(view.others) + view.others_left_out, "exchange")
+    out = [f"<details><summary>Also sent: {count} with no value of the device</summary>", ""]
+    out += [f"- #{o.id} {md(o.time)} {md(o.request_line)} ({o.bytes_up} bytes up"
+            f"{'; ' + md(o.frames) if o.frames else ''})" for o in view.others]
+    if view.others_left_out:
+        out.append(f"- … and {view.others_left_out} more (all in the JSON report)")
+    return out + ["", "</details>", ""]
 
 
 def _unreadable(view: ReportView) -> list[str]:
@@ -123,7 +155,7 @@ def _unreadable(view: ReportView) -> list[str]:
         where = f" ({md(h.destination)})" if h.destination else ""
         transports = md("/".join(h.unreadable_transports))
         out.append(f"- {md(h.host)}{where}: {h.unreadable} × {transports}, "
-                   f"{h.bytes_up} bytes up")
+                   f"{h.unreadable_bytes} bytes up")
     return out + [""]
 
 

@@ -2,7 +2,10 @@
 
 `mask` shortens one value by its data type so a reader can still tell what it is (the TAC of
 an IMEI, the country and network of a phone number, the OUI of a MAC address) but not whose
-it is. `Masker` finds the values of a device — in every spelling a report may quote them:
+it is; the last digits stay, so a device's two IMEIs read apart. Where two values of one
+report would still mask alike, `Masker` adds a short tag to each — `#` and four hex digits
+of an HMAC of the value under a salt derived from all the report's unmasked values — that
+tells them apart without saying anything of either (MASKING_NOTE says this to readers). `Masker` finds the values of a device — in every spelling a report may quote them:
 plain (any case), phone numbers with any separators or prefix, MAC addresses with any
 separator, base64, hex — inside free text such as URLs, excerpts and headers.
 """
@@ -10,6 +13,8 @@ separator, base64, hex — inside free text such as URLs, excerpts and headers.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,6 +23,25 @@ import ahocorasick
 
 STAR = "*"
 ELLIPSIS = "…"
+#: Digits kept at the end of a number or random identifier, so two values read apart.
+_TAIL = 2
+#: Hex digits of the tag that tells apart two values masking alike.
+_TAG_LENGTH = 4
+
+#: How masking works, in the words every report's appendix uses.
+MASKING_NOTE = (
+    "Values of the device are masked: an IMEI keeps its TAC (the model) and its last two "
+    "digits, an IMSI its country and network code and last two digits, an ICCID its issuer "
+    "and last two digits, a phone number its country and network digits and last three, a "
+    "MAC address its maker (OUI), random identifiers their first four and last two "
+    "characters, an e-mail address its first two letters and domain, names and texts their "
+    "first three letters, coordinates one decimal. At least five digits (or characters) "
+    "stay hidden. Where two different values of this report would still read alike, each "
+    "carries a tag such as #3fa0: the first four hex digits of an HMAC-SHA256 of the value "
+    "under a salt derived from all of this report's unmasked values together. Equal tags "
+    "mean equal values within this report; the same inputs give the same tags, but nobody "
+    "without the device's values can compute a tag, nor compare tags across reports."
+)
 
 #: Numbers whose leading digits say what, not who (IMEI: TAC; IMSI: MCC+MNC; ICCID: issuer).
 _STRUCTURED_NUMBERS = frozenset({"imei", "imsi", "iccid"})
@@ -33,6 +57,9 @@ _PHONE_RUN = re.compile(r"\+?\d[\d\s\-.()]{4,}\d")
 #: Trailing digits two spellings of one phone number always share (subscriber number).
 _PHONE_TAIL = 8
 _NON_DIGITS = re.compile(r"\D")
+#: A hex digest (16 hex digits or more) or a base64 one (22 characters or more).
+_DIGEST = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{16,}|[A-Za-z0-9+/_-]{22,}={0,2})"
+                     r"(?![0-9A-Za-z])")
 #: Lower-cases ASCII letters only, so a lowered text keeps every index of the original.
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -44,12 +71,14 @@ def mask(value: str, data_type: str) -> str:
     if data_type == "phone_number" or (data_type == "contacts" and _looks_like_phone(value)):
         return _mask_phone(value)
     if data_type in _STRUCTURED_NUMBERS:
-        return _mask_keep_prefix(value, _two_thirds(len(value)))
+        return _mask_keep_ends(value, _two_thirds(len(value)))
     if data_type == "email":
         return _mask_email(value)
     if data_type == "mac_address":
         return _mask_mac(value)
     if data_type in _RANDOM_IDS:
+        if len(value) >= 12:
+            return _mask_keep_ends(value, min(4, len(value) // 3) + _TAIL)
         return _mask_keep_prefix(value, min(4, len(value) // 3))
     if data_type in ("sms", "contacts"):
         return value[:3] + ELLIPSIS if len(value) > 3 else ELLIPSIS
@@ -82,6 +111,24 @@ def _mask_keep_prefix(value: str, keep: int) -> str:
             kept += 1
         else:
             out.append(STAR)
+    return "".join(out)
+
+
+def _mask_keep_ends(value: str, keep: int) -> str:
+    """Keep `keep` characters: all but the last `_TAIL` at the start, those at the end;
+    separators stay. As many characters are hidden as `_mask_keep_prefix(value, keep)`
+    hides, but two values differing at their end read apart."""
+    chars = [c for c in value if c not in "-: "]
+    if len(chars) - keep < 5 or keep <= _TAIL:
+        return _mask_keep_prefix(value, keep)
+    head, tail_from = keep - _TAIL, len(chars) - _TAIL
+    out, index = [], 0
+    for char in value:
+        if char in "-: ":
+            out.append(char)
+            continue
+        out.append(char if index < head or index >= tail_from else STAR)
+        index += 1
     return "".join(out)
 
 
@@ -129,6 +176,13 @@ class Segment:
     value: str = ""  # the device value this piece spells ("" for plain text)
 
 
+def salt_for(values: Iterable[tuple[str, str]]) -> bytes:
+    """A salt only the holder of every value can compute: the same for the same values
+    (so reports of the same inputs are byte-for-byte equal), unknown to their readers."""
+    material = "\0".join(sorted({f"{t}:{str(v).strip()}" for v, t in values}))
+    return hashlib.sha256(b"handset-auditor mask salt\0" + material.encode()).digest()
+
+
 class Masker:
     """Finds a device's values in free text, in every spelling, and masks or marks them.
 
@@ -138,13 +192,16 @@ class Masker:
     trailing digits. Matching ignores ASCII case.
     """
 
-    def __init__(self, values: Iterable[tuple[str, str]], *, reveal: bool = False) -> None:
+    def __init__(self, values: Iterable[tuple[str, str]], *, reveal: bool = False,
+                 salt: bytes | None = None) -> None:
         self.reveal = reveal
+        values = [(str(value).strip(), data_type) for value, data_type in values]
+        self._salt = salt_for(values) if salt is None else salt
         self._phones: list[tuple[str, str]] = []  # (trailing digits, value)
         self._automaton = ahocorasick.Automaton()
+        self._tags = self._collision_tags(values)
         seen: set[tuple[str, str]] = set()
         for value, data_type in values:
-            value = str(value).strip()
             if len(value) < _MIN_SEARCH_LENGTH or (value, data_type) in seen:
                 continue
             seen.add((value, data_type))
@@ -177,6 +234,31 @@ class Masker:
             out.append(Segment(text[last:]))
         return out
 
+    def context(self, excerpt: str, *, hashed: bool = False) -> list[Segment]:
+        """An observation's excerpt as segments. For a hashed value the digest in it is
+        masked too: a digest of a phone number or an IMEI is as good as the value to
+        anyone who tries every number."""
+        segments = self.segments(excerpt)
+        if not hashed or self.reveal:
+            return segments
+        out: list[Segment] = []
+        for segment in segments:
+            if segment.secret:
+                out.append(segment)
+                continue
+            last = 0
+            for m in _DIGEST.finditer(segment.text):
+                if m.start() > last:
+                    out.append(Segment(segment.text[last:m.start()]))
+                out.append(Segment(m.group()[:4] + ELLIPSIS + "(digest)", True))
+                last = m.end()
+            if last < len(segment.text):
+                out.append(Segment(segment.text[last:]))
+        return out
+
+    def context_text(self, excerpt: str, *, hashed: bool = False) -> str:
+        return "".join(s.text for s in self.context(excerpt, hashed=hashed))
+
     def text(self, text: str) -> str:
         """`text` with every device value in it masked (unchanged when revealing)."""
         if self.reveal or not text:
@@ -185,7 +267,30 @@ class Masker:
 
     def value(self, value: str, data_type: str) -> str:
         """One value of the device, masked by its type unless revealing."""
-        return value if self.reveal else mask(value, data_type)
+        if self.reveal:
+            return value
+        return mask(value, data_type) + self._tags.get(str(value).strip(), "")
+
+    def tag(self, value: str) -> str:
+        """The tag telling `value` apart from another value masking alike, or ""."""
+        return self._tags.get(str(value).strip(), "")
+
+    def _collision_tags(self, values: list[tuple[str, str]]) -> dict[str, str]:
+        """A tag for every value that masks like a different value of the report."""
+        by_mask: dict[str, set[str]] = {}
+        for value, data_type in values:
+            if value and data_type != "unreadable":
+                by_mask.setdefault(mask(value, data_type), set()).add(value)
+        tags: dict[str, str] = {}
+        for alike in by_mask.values():
+            # a value inside another (a contact's name, and name with number) is one thing
+            whole = {v: max((w for w in alike if v in w), key=len) for v in alike}
+            if len(set(whole.values())) < 2:
+                continue
+            for value, key in whole.items():
+                digest = hmac.new(self._salt, key.encode(), hashlib.sha256).hexdigest()
+                tags[value] = "#" + digest[:_TAG_LENGTH]
+        return tags
 
     def _matches(self, text: str) -> list[tuple[int, int, str, str]]:
         """Non-overlapping (start, end, value, masked text), leftmost-longest first."""
@@ -197,7 +302,8 @@ class Masker:
                 if spelling == "prefix":  # a coordinate: take all its further decimals
                     while end < len(text) and text[end].isdigit():
                         end += 1
-                found.append((start, end, value, _masked(text[start:end], data_type, spelling)))
+                found.append((start, end, value, _masked(text[start:end], data_type, spelling)
+                              + self._tags.get(value, "")))
         if self._phones:
             digits = _NON_DIGITS.sub("", text)
             if any(tail in digits for tail, _ in self._phones):
@@ -205,7 +311,8 @@ class Masker:
                     run_digits = _NON_DIGITS.sub("", m.group())
                     for tail, value in self._phones:
                         if run_digits.endswith(tail):
-                            found.append((m.start(), m.end(), value, _mask_phone(m.group())))
+                            found.append((m.start(), m.end(), value,
+                                          _mask_phone(m.group()) + self._tags.get(value, "")))
                             break
         found.sort(key=lambda f: (f[0], -f[1]))
         chosen: list[tuple[int, int, str, str]] = []

@@ -29,6 +29,7 @@ from auditor.report.common import (
     severity_of,
     sorted_findings,
 )
+from auditor.report.facts import display_filter, finding_subject, frames_label
 from auditor.report.mask import Masker
 from auditor.report.view import masker_for
 
@@ -135,7 +136,8 @@ def _result(finding: Finding, result: AuditResult, masker: Masker, index: dict[s
     destination = result.destinations.get(finding.exchanges[0]) if finding.exchanges else None
     label = destination_label(destination)
     places = sorted({f"{o.where} {masker.text(o.key)}".strip() for o in finding.observations})
-    types = join_words(data_label(t) for t in finding.data_types)
+    types = finding_subject(result, finding) if "unreadable" not in finding.data_types \
+        else join_words(data_label(t) for t in finding.data_types)
     app = finding_app(finding)
     message = (f"{types} sent{f' by {app}' if app else ''} to {host}"
                f"{f' ({label})' if label else ''} in "
@@ -154,7 +156,7 @@ def _result(finding: Finding, result: AuditResult, masker: Masker, index: dict[s
                 "region": {"startLine": 1},  # the whole capture: it has no source lines
             },
             "logicalLocations": [{"name": f"exchange {e.id}",
-                                  "fullyQualifiedName": e.source or f"exchange {e.id}",
+                                  "fullyQualifiedName": _where(e),
                                   "kind": "resource"} for e in exchanges[:10]],
         } for path in paths],
         "partialFingerprints": {"auditorFingerprint/v1": fingerprint(finding)},
@@ -166,6 +168,9 @@ def _result(finding: Finding, result: AuditResult, masker: Masker, index: dict[s
             "dataTypes": list(finding.data_types),
             "exchanges": list(finding.exchanges),
             "sources": [e.source for e in exchanges],
+            # [first, last] Wireshark frame numbers of each exchange (null without frames)
+            "frames": [list(e.frames) if len(e.frames) == 2 else None for e in exchanges],
+            "displayFilters": [display_filter(e) for e in exchanges[:10]],
             "requests": [masker.text(e.request_line) for e in exchanges[:10]],
             "firstSeen": iso_time(finding.first_seen),
             "consent": finding.consent,
@@ -177,6 +182,14 @@ def _result(finding: Finding, result: AuditResult, masker: Masker, index: dict[s
         entry["suppressions"] = [{"kind": "external", "status": "accepted",
                                   "justification": "baselined or listed in an ignore file"}]
     return entry
+
+
+def _where(exchange: Any) -> str:
+    """`capture.pcap, frames 6–8` where the input has frames, else the exchange's source."""
+    label = frames_label(exchange)
+    if label and exchange.source:
+        return f"{exchange.source.split('#', 1)[0]}, {label}"
+    return exchange.source or f"exchange {exchange.id}"
 
 
 def _invocation(result: AuditResult, masker: Masker) -> dict[str, Any]:

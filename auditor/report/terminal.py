@@ -1,4 +1,5 @@
-"""The terminal report (rich): verdict panel, findings table, evidence, what was not read.
+"""The terminal report (rich): verdict panel, findings table, each finding in brief, the
+other rules' results, the evidence of each upload once, what was not read.
 
 Everything captured is printed as `rich.text.Text`, never as console markup, so a `[bold]`
 in a URL is shown as sent.
@@ -13,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from auditor.report.common import plural
-from auditor.report.view import FindingView, ReportView
+from auditor.report.view import ExchangeView, FindingView, ReportView
 
 #: From this width on, the findings table shows every column.
 _WIDE = 90
@@ -37,6 +38,13 @@ def print_view(view: ReportView, console: Console) -> None:
         console.print(_findings_table(view, console.width))
         for finding in view.findings:
             _print_finding(finding, console)
+    _print_rules(view, console)
+    if view.exchanges:
+        console.print()
+        console.print(Text("Evidence (each upload once)", style="bold"))
+        for exchange in view.exchanges:
+            _print_exchange(exchange, console)
+    _print_others(view, console)
     _print_unreadable(view, console)
     _print_attribution(view, console)
     _print_warnings(view, console)
@@ -61,10 +69,12 @@ def _verdict_panel(view: ReportView) -> Panel:
         head.append("no findings")
     context = Text(f"opt-in: {view.opt_in}" + (f" · geolocation: {view.geo_data}"
                                                 if view.geo_data else ""), style="dim")
-    parts = [head, Text(view.headline), context]
+    lines = [head, Text(view.headline)]
     if view.profile_note:
-        parts.insert(2, Text(view.profile_note, style="yellow"))
-    return Panel(Group(*parts), title="handset-auditor",
+        lines.append(Text(view.profile_note, style="yellow"))
+    if view.totals is not None and view.findings:
+        lines.append(Text(f"checked: {view.totals.sentence}", style="dim"))
+    return Panel(Group(*lines, context), title="handset-auditor",
                  title_align="left", border_style="red" if failed else "green")
 
 
@@ -116,12 +126,13 @@ def _print_finding(f: FindingView, console: Console) -> None:
     title.append(f"{f.rule}: {f.title}", style="bold")
     console.print(title)
     lines = [
-        ("host", f.host + (f" ({f.server_ip})" if f.server_ip else "")
+        ("sent", f.subject or ", ".join(f.data_types)),
+        ("to", f.host + (f" at {f.server_ip}" if f.server_ip else "")
          + (f" — {f.destination}" if f.destination else "")
          + (f"; {f.party} party" if f.party else "")),
         ("when", f"{f.since_start}; {f.opt_in}" if f.since_start else f.opt_in),
-        ("data", ", ".join(f.data_types)),
-        ("exchanges", f"{f.exchanges} ({f.consent})"),
+        ("evidence", f"{plural(f.exchanges, 'upload')} ({f.consent}): "
+         + ", ".join(f"#{i}" for i in f.exchange_ids)),
     ]
     if f.finding.severity_note:
         lines.append(("severity", f.finding.severity_note))
@@ -129,22 +140,67 @@ def _print_finding(f: FindingView, console: Console) -> None:
               if value]
     for label, value in lines:
         console.print(Text.assemble(("  " + f"{label}:".ljust(11), "dim"), value))
-    shown_exchange = None
-    for e in f.evidence:
-        if e.exchange != shown_exchange:
-            shown_exchange = e.exchange
-            console.print(Text.assemble(("  ▸ ", "dim"), (f"#{e.exchange} {e.time} ", "dim"),
-                                        e.request_line))
-        where = e.where + (f" {e.key}" if e.key else "")
-        console.print(Text.assemble(("      where: ", "dim"), where,
-                                    ("   decoded: ", "dim"), e.chain or "plain"))
-        value = Text.assemble(("      ", ""), (f"{e.data_type} = ", "dim"), (e.value, "bold"),
-                              ("   ", ""), (e.match, "dim"))
-        if e.hashed:
-            value.append("   hashed", style="dim")
-        if e.detail:
-            value.append(f"   {e.detail}", style="dim")
-        console.print(value)
+
+
+def _print_rules(view: ReportView, console: Console) -> None:
+    """Rules that did not fail: passed, covered by their known-value twin, or nothing to
+    judge — never all called "passed"."""
+    others = [r for r in view.rules if r.status != "failed"]
+    if not others:
+        return
+    console.print()
+    console.print(Text("Other rules", style="bold"))
+    for rule in others:
+        style = {"passed": "green", "covered": "cyan"}.get(rule.status, "dim")
+        console.print(Text.assemble("  ", (rule.status, style), f"  {rule.id}: ",
+                                    (rule.text, "dim")))
+
+
+def _print_exchange(x: ExchangeView, console: Console) -> None:
+    console.print()
+    head = Text.assemble(("▸ ", "dim"), (f"#{x.id} ", "bold"), (f"{x.time} ", "dim"),
+                         x.request_line)
+    if x.findings:
+        head.append(f"  → {', '.join(x.findings)}", style="dim")
+    console.print(head)
+    where = f"{x.transport}, {x.bytes_up} bytes up to {x.server or 'unknown'}"
+    if x.frames:
+        where += f"; {x.frames} of {x.source.split('#')[0]}"
+    console.print(Text.assemble(("    ", ""), (where, "dim")))
+    if x.display_filter:
+        console.print(Text.assemble(("    filter: ", "dim"), x.display_filter))
+    for o in x.observations:
+        key = f" {o.key}" if o.key else ""
+        console.print(Text.assemble(("    ", ""), (f"{o.data_type} = ", "dim"), (o.value, "bold"),
+                                    ("   ", ""), (o.match + (", hashed" if o.hashed else ""),
+                                                  "dim")))
+        console.print(Text.assemble(("      where: ", "dim"), o.where + key,
+                                    ("   decoded: ", "dim"), o.chain or "plain"))
+        context = "".join(s.text for s in o.context)
+        if context:
+            console.print(Text.assemble(("      context: ", "dim"), context))
+        if o.broke:
+            console.print(Text.assemble(("      breaks: ", "dim"), (", ".join(o.broke), "red")))
+        else:
+            reasons = "; ".join(f"{rule}: {why}" for rule, why in o.not_broken)
+            console.print(Text.assemble(("      breaks no rule", "green"),
+                                        (f" — {reasons}" if reasons else "", "dim")))
+
+
+def _print_others(view: ReportView, console: Console) -> None:
+    """What else was sent: exchanges with no value of the device and nothing a rule sees."""
+    if not view.others:
+        return
+    console.print()
+    console.print(Text("Also sent (no value of the device, nothing a rule looks at)",
+                       style="bold"))
+    for o in view.others:
+        frames = f"  {o.frames}" if o.frames else ""
+        console.print(Text.assemble(("  ", ""), (f"#{o.id} {o.time} ", "dim"), o.request_line,
+                                    (f"  {o.bytes_up} bytes up{frames}", "dim")))
+    if view.others_left_out:
+        console.print(Text(f"  … and {view.others_left_out} more (all in the JSON report)",
+                           style="dim"))
 
 
 def _print_unreadable(view: ReportView, console: Console) -> None:
@@ -158,7 +214,7 @@ def _print_unreadable(view: ReportView, console: Console) -> None:
         where = f" ({h.destination})" if h.destination else ""
         transports = "/".join(h.unreadable_transports)
         console.print(Text(f"  {h.host}{where}: {h.unreadable} × {transports}, "
-                           f"{h.bytes_up} bytes up"))
+                           f"{h.unreadable_bytes} bytes up"))
 
 
 def _print_warnings(view: ReportView, console: Console) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from auditor.report.common import PERSONAL_DATA, data_label, duration, join_words, signed
+from auditor.report.facts import counts_of
 from auditor.report.mask import Masker
 
 if TYPE_CHECKING:
@@ -145,16 +146,15 @@ def build_timeline(result: AuditResult, masker: Masker) -> Timeline | None:
     if result.opt_in_at is not None:
         chart.opt_in = (x_of(result.opt_in_at), f"opt-in {signed(result.opt_in_at - start)}")
     chart.legend = [(COLORS.get(t, OTHER_COLOR), data_label(t)) for t in seen_types]
-    chart.caption = _caption(seen_types, start, result.opt_in_at, len(result.exchanges),
-                             len(by_host))
+    chart.caption = _caption(seen_types, start, result.opt_in_at, counts_of(result).sentence)
     return chart
 
 
 def _caption(first_seen: dict[str, float], start: float, opt_in_at: float | None,
-             uploads: int, hosts: int) -> str:
+             checked: str) -> str:
     """`The IMEI left 0.4 s after the capture started, ...; the user opted in at 41.0 s.`"""
     if not first_seen:
-        text = f"No personal data was seen leaving in {uploads} uploads to {hosts} hosts"
+        text = f"No personal data was seen leaving in {checked}"
     else:
         (first, when), *rest = sorted(first_seen.items(), key=lambda item: item[1])[:3]
         text = (f"The {data_label(first)} left the phone {duration(when - start)} "

@@ -33,27 +33,37 @@ from auditor.report.common import (
     sorted_findings,
     verdict,
 )
-from auditor.report.mask import Masker, Segment
+from auditor.report.facts import (
+    Counts,
+    InputDigest,
+    counts_of,
+    data_phrases,
+    display_filter,
+    frames_label,
+    host_key,
+    is_dns,
+    provenance,
+)
+from auditor.report.mask import MASKING_NOTE, Masker, Segment
+from auditor.report.outcomes import RuleOutcome, reasons_not_broken, rule_outcomes
 
 if TYPE_CHECKING:
     from auditor.engine import AuditResult
 
 
 def headline(result: AuditResult, findings: list[Finding], masker: Masker) -> str:
-    """The one sentence a headline would quote, about the most severe finding."""
+    """The one sentence a headline would quote, about the most severe finding: what was
+    sent, exactly (`a contact's phone number (1 of 2 canary contacts)`), how, to whom and
+    when."""
     start = result.start_time
     if not findings:
-        hosts = len({e.host for e in result.exchanges})
-        checked = f"{plural(len(result.exchanges), 'upload')} to {plural(hosts, 'host')} checked"
+        checked = f"{counts_of(result).sentence} checked"
         if result.suppressed:
             return (f"No new finding: {plural(len(result.suppressed), 'finding')} baselined or "
                     f"suppressed, none other; {checked}.")
         return f"No upload broke the policies: {checked}."
     top = findings[0]
     observations = list(top.observations)
-    types = [data_label(t) for t in top.data_types]
-    subject = join_words(types)
-    subject = subject[0].upper() + subject[1:]
     exchanges = [result.exchange(i) for i in top.exchanges if 0 < i <= len(result.exchanges)]
     clear = any(e.transport in CLEARTEXT_TRANSPORTS for e in exchanges)
     how = "in clear text" if clear else "over an encrypted connection"
@@ -75,8 +85,8 @@ def headline(result: AuditResult, findings: list[Finding], masker: Masker) -> st
         consent = f"{duration(top.first_seen - result.opt_in_at)} after the user opted in"
     if set(top.data_types) == {"unreadable"}:
         return f"An upload the audit could not read went to {where}{when}, {consent}."
-    verb = "was" if len(types) == 1 else "were"
-    return f"{subject} of the handset {verb} sent {how} to {where}{when}, {consent}."
+    subject = join_words(data_phrases(result, top.data_types, observations))
+    return f"The handset sent {subject} {how} to {where}{when}, {consent}."
 
 
 # --- the view -----------------------------------------------------------------------------
@@ -126,6 +136,8 @@ class FindingView:
     evidence: list[EvidenceView]
     app: str = ""  # the sending app, when the capture names it (PCAPdroid)
     receiver: str = ""  # organisation, SDKs and which source named them
+    subject: str = ""  # what was sent, in exact words (facts.data_phrases)
+    exchange_ids: list[int] = field(default_factory=list)  # its uploads, in the evidence
 
 
 @dataclass
@@ -143,6 +155,64 @@ class HostView:
     unreadable_transports: list[str]  # transports of the uploads that could not be read
     data_types: list[str]
     first: str  # since capture start
+    dns_queries: int = 0  # DNS queries for this name (they went to a resolver)
+    resolvers: list[str] = field(default_factory=list)  # where those queries went
+    unreadable_bytes: int = 0  # bytes up of the uploads that could not be read
+
+
+@dataclass
+class ObservationView:
+    """One value seen leaving, in the evidence of its exchange."""
+
+    data_type: str  # human label
+    where: str
+    key: str
+    chain: str  # decode chain, outermost first, joined with " → "
+    value: str  # masked unless revealing
+    match: str
+    hashed: bool
+    detail: str
+    context: list[Segment]  # the bytes around the value in its decoded field, masked
+    broke: list[str]  # ids of the findings this observation is evidence for
+    not_broken: list[tuple[str, str]]  # (rule id, why it did not break it)
+
+
+@dataclass
+class ExchangeView:
+    """One exchange that carried something a rule looks at, shown once; findings refer to
+    it by `anchor`."""
+
+    id: int
+    anchor: str  # "x2": the HTML id findings link to
+    time: str  # since capture start
+    request_line: str
+    host: str
+    server: str  # ip:port the request went to
+    destination: str
+    transport: str
+    bytes_up: int
+    frames: str  # "frames 6–8", "" without frames
+    display_filter: str  # Wireshark display filter isolating its connection
+    source: str
+    headers: list[tuple[str, str]]
+    notes: list[str]
+    observations: list[ObservationView]
+    findings: list[str]  # ids of the findings it is evidence for
+
+
+@dataclass
+class ExchangeLine:
+    """An exchange that carried nothing a rule looks at, in one line."""
+
+    id: int
+    time: str
+    request_line: str
+    frames: str
+    bytes_up: int
+
+
+#: Uploads without evidence listed by name; the JSON report has all of them.
+OTHERS_SHOWN = 50
 
 
 @dataclass
@@ -165,6 +235,13 @@ class ReportView:
     profile_note: str = ""  # no --device: what that means for the verdict (else "")
     apps: list[tuple[str, int, int]] = field(default_factory=list)  # (app, uploads, findings)
     attribution: list[str] = field(default_factory=list)  # where each attribution came from
+    totals: Counts | None = None  # uploads, DNS queries, hosts, bytes (facts.counts_of)
+    rules: list[RuleOutcome] = field(default_factory=list)  # every rule and its result
+    exchanges: list[ExchangeView] = field(default_factory=list)  # the evidence, once each
+    provenance: list[InputDigest] = field(default_factory=list)  # SHA-256 of every input
+    masking: str = ""  # how values are masked ("" when revealed)
+    others: list[ExchangeLine] = field(default_factory=list)  # uploads without evidence
+    others_left_out: int = 0  # more of them than OTHERS_SHOWN
 
 
 def secrets_of(result: AuditResult) -> list[tuple[str, str]]:
@@ -226,6 +303,13 @@ def build_view(result: AuditResult, *, reveal: bool = False,
         profile_note=profile_note(result),
         apps=apps_of(result),
         attribution=source_lines(result),
+        totals=counts_of(result),
+        rules=rule_outcomes(result, findings),
+        exchanges=(evidence := exchange_views(result, findings, masker)),
+        others=(others := other_exchanges(result, {x.id for x in evidence}, masker)),
+        others_left_out=len(result.exchanges) - len(evidence) - len(others),
+        provenance=provenance(result),
+        masking="" if reveal else MASKING_NOTE,
     )
 
 
@@ -271,7 +355,8 @@ def _finding_view(result: AuditResult, finding: Finding, masker: Masker,
         description=finding.description,
         references=[reference_parts(r) for r in finding.references],
         host=masker.text(finding.host),
-        server_ip=first_exchange.server_ip if first_exchange else "",
+        server_ip=", ".join(sorted({result.exchange(i).server_ip for i in finding.exchanges
+                                    if result.exchange(i).server_ip})),
         destination=destination_label(destination),
         country=country_label(destination),
         party=party_label(destination),
@@ -283,14 +368,73 @@ def _finding_view(result: AuditResult, finding: Finding, masker: Masker,
         evidence=evidence,
         app=finding_app(finding),
         receiver=masker.text(receiver_label(destination)),
+        subject=join_words(data_phrases(result, finding.data_types, finding.observations)),
+        exchange_ids=list(finding.exchanges),
     )
 
 
+def other_exchanges(result: AuditResult, shown: set[int], masker: Masker) -> list[ExchangeLine]:
+    """The first OTHERS_SHOWN exchanges without evidence, so a report also says what was
+    sent that broke nothing and carried no value of the device."""
+    start = result.start_time
+    out = []
+    for exchange in result.exchanges:
+        if exchange.id in shown:
+            continue
+        if len(out) == OTHERS_SHOWN:
+            break
+        out.append(ExchangeLine(exchange.id, since_start(exchange.time, start),
+                                masker.text(exchange.request_line), frames_label(exchange),
+                                exchange.bytes_up))
+    return out
+
+
+def exchange_views(result: AuditResult, findings: list[Finding],
+                   masker: Masker) -> list[ExchangeView]:
+    """Every exchange with an observation, once, in time order, each observation with the
+    findings it is evidence for or why it broke no rule."""
+    start = result.start_time
+    by_exchange: dict[int, list[Observation]] = defaultdict(list)
+    for observation in result.observations:
+        by_exchange[observation.exchange].append(observation)
+    for finding in findings:  # evidence the judge added (an unreadable upload)
+        for observation in finding.observations:
+            if observation not in by_exchange[observation.exchange]:
+                by_exchange[observation.exchange].append(observation)
+    views = []
+    for exchange_id in sorted(i for i, found in by_exchange.items() if found):
+        exchange = result.exchange(exchange_id)
+        observations = []
+        for o in by_exchange[exchange_id]:
+            broke = [f.id for f in findings if o in f.observations]
+            observations.append(ObservationView(
+                data_type=data_label(o.data_type), where=o.where, key=masker.text(o.key),
+                chain=" → ".join(o.encodings), value=masker.value(o.value, o.data_type),
+                match=match_label(o), hashed=o.hashed, detail=masker.text(o.detail),
+                context=masker.context(o.excerpt, hashed=o.hashed), broke=broke,
+                not_broken=[] if broke else reasons_not_broken(result, o)))
+        views.append(ExchangeView(
+            id=exchange.id, anchor=f"x{exchange.id}", time=since_start(exchange.time, start),
+            request_line=masker.text(exchange.request_line), host=masker.text(exchange.host),
+            server=exchange.server,
+            destination=destination_label(result.destinations.get(exchange.id)),
+            transport=exchange.transport, bytes_up=exchange.bytes_up,
+            frames=frames_label(exchange), display_filter=display_filter(exchange),
+            source=exchange.source,
+            headers=[(name, masker.text(value)) for name, value in exchange.headers],
+            notes=[masker.text(n) for n in exchange.notes],
+            observations=observations,
+            findings=[f.id for f in findings if exchange.id in f.exchanges]))
+    return views
+
+
 def host_views(result: AuditResult, masker: Masker) -> list[HostView]:
-    """Every host contacted, those that received personal data first, then by first time."""
+    """Every host contacted, those that received personal data first, then by first time.
+    Uploads, bytes and server addresses are those of the uploads; DNS queries for the
+    name are counted apart, with the resolvers they went to."""
     by_host: dict[str, list[Exchange]] = defaultdict(list)
     for exchange in result.exchanges:
-        by_host[exchange.host or exchange.server_ip or exchange.server].append(exchange)
+        by_host[host_key(exchange)].append(exchange)
     types_by_exchange: dict[int, set[str]] = defaultdict(set)
     for observation in result.observations:
         if observation.data_type in PERSONAL_DATA:
@@ -300,20 +444,26 @@ def host_views(result: AuditResult, masker: Masker) -> list[HostView]:
     for host, exchanges in by_host.items():
         types = sorted({t for e in exchanges for t in types_by_exchange.get(e.id, ())})
         first = min(e.time for e in exchanges)
-        # A DNS query goes to the resolver; the host itself is where the other uploads went.
-        receiver = next((e for e in exchanges if e.transport != "dns"), exchanges[0])
+        uploads = [e for e in exchanges if not is_dns(e)]
+        queries = [e for e in exchanges if is_dns(e)]
+        unread = [e for e in uploads if not e.readable]
+        receiver = uploads[0] if uploads else exchanges[0]
         keyed.append(((not types, first), HostView(
             host=masker.text(host),
-            destination=destination_label(result.destinations.get(receiver.id)),
-            server_ips=sorted({e.server_ip for e in exchanges if e.server_ip}),
-            exchanges=len(exchanges),
-            unreadable=sum(not e.readable for e in exchanges),
-            bytes_up=sum(e.bytes_up for e in exchanges),
-            bytes_down=sum(e.bytes_down for e in exchanges),
-            transports=sorted({e.transport for e in exchanges}),
-            unreadable_transports=sorted({e.transport for e in exchanges if not e.readable}),
+            destination=destination_label(result.destinations.get(receiver.id))
+            if uploads else "",
+            server_ips=sorted({e.server_ip for e in uploads if e.server_ip}),
+            exchanges=len(uploads),
+            unreadable=len(unread),
+            bytes_up=sum(e.bytes_up for e in uploads),
+            bytes_down=sum(e.bytes_down for e in uploads),
+            transports=sorted({e.transport for e in uploads}),
+            unreadable_transports=sorted({e.transport for e in unread}),
             data_types=[data_label(t) for t in types],
             first=since_start(first, start),
+            dns_queries=len(queries),
+            resolvers=sorted({e.server_ip for e in queries if e.server_ip}),
+            unreadable_bytes=sum(e.bytes_up for e in unread),
         )))
     keyed.sort(key=lambda pair: pair[0])
     return [view for _, view in keyed]

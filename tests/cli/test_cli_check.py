@@ -104,7 +104,7 @@ def test_check_writes_html_reports_and_an_index(tmp_path):
     out = tmp_path / "html"
     main(["check", str(ROOT / "captures"), "--html", str(out)])
     cases = len(list((ROOT / "captures").glob("*/expect.yaml")))
-    assert (out / "index.html").read_text().count("<li>") == cases
+    assert (out / "index.html").read_text().count('<td><a href="') == cases
     assert "api.account.xiaomi.com" in (out / "redmi-1s-2014.html").read_text()
 
 

@@ -144,7 +144,7 @@ def _exchange(i: int, dt: float, **kw) -> Exchange:
     base = Exchange(id=i, time=T0 + dt, client="192.168.1.23:40000", server="42.62.48.210:80",
                     host="api.account.xiaomi.com", transport="http", server_ip="42.62.48.210",
                     source=f"captures/redmi-1s-2014/capture.pcap#pkt {i * 10}", bytes_up=400,
-                    bytes_down=200, status=200)
+                    bytes_down=200, status=200, frames=(i * 10, i * 10 + 2))
     return replace(base, **kw)
 
 

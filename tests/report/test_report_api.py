@@ -55,7 +55,7 @@ def test_live_line() -> None:
     line = live_line(hit, CN).plain
     assert line.startswith(time.strftime("%H:%M:%S", time.localtime(moment)) + "  ")
     assert "api.account.xiaomi.com (CN, AS4808" in line
-    assert "IMEI 8672030241*****" in line and IMEI not in line
+    assert "IMEI 86720302*****37" in line and IMEI not in line
     assert "no-identifiers-before-opt-in [high]" in line and "before-opt-in" in line
     assert IMEI in live_line(hit, None, reveal=True).plain
     assert Severity.HIGH == RULES[1].severity

@@ -18,7 +18,8 @@ def _doc(text: str) -> lxml.html.HtmlElement:
 def test_sections_in_order_and_findings_most_severe_first(result) -> None:
     html = render(result, "html")
     positions = [html.index(f'id="{s}"') for s in
-                 ("verdict", "timeline", "setup", "findings", "hosts", "method")]
+                 ("verdict", "findings", "evidence", "timeline", "hosts", "setup",
+                  "provenance", "method")]
     assert positions == sorted(positions)
     assert html.index('id="F2"') < html.index('id="F1"') < html.index('id="F3"')
     doc = _doc(html)
@@ -44,14 +45,14 @@ def test_timeline_marks_personal_data_and_the_opt_in(result) -> None:
     assert "api.account.xiaomi.com" in labels and "data.mistat.xiaomi.com" in labels
     assert "opt-in +41.0 s" in labels
     legend = doc.xpath("//div[@class='legend']")[0].text_content()
-    assert "IMEI" in legend and "address book" in legend
+    assert "IMEI" in legend and "contact data" in legend
 
 
 def test_masked_by_default_and_reveal_banner(result) -> None:
     masked = render(result, "html")
     assert IMEI not in masked and "15627394810" not in masked and "Anna Schmidt" not in masked
     assert "personal data unmasked" not in masked
-    assert "<mark>8672030241*****</mark>" in masked
+    assert "<mark>86720302*****37</mark>" in masked
     revealed = render(result, "html", reveal=True)
     assert IMEI in revealed and PHONE in revealed
     banner = _doc(revealed).xpath("//div[@class='banner']")[0]
@@ -101,16 +102,20 @@ def test_references_link_only_their_url(result) -> None:
     findings = [replace(f, references=("https://example.org/p (Liu et al., 2023)", "GDPR Art. 6"))
                 for f in result.findings]
     doc = _doc(render(sample_result(findings=findings), "html"))
-    assert set(doc.xpath("//article//a/@href")) == {"https://example.org/p"}
+    assert set(doc.xpath("//article//dd[@class='refs']//a/@href")) == {"https://example.org/p"}
     assert "(Liu et al., 2023)" in doc.text_content() and "GDPR Art. 6" in doc.text_content()
 
 
 def test_request_and_headers_shown_once_per_upload(result) -> None:
-    doc = _doc(render(result, "html"))
+    html = render(result, "html")
+    doc = _doc(html)
     f1 = doc.xpath("//article[@id='F1']")[0]
-    assert len(f1.xpath(".//div[@class='evidence']")) == 1  # three observations, one upload
-    assert len(f1.xpath(".//div[@class='observation']")) == 3
-    assert "MIUI/V5.6.2.0 (RedMi 1S)" in f1.text_content()
+    assert [h for h in f1.xpath(".//a/@href") if h.startswith("#")] == ["#x2"]  # its evidence
+    upload = doc.xpath("//section[@id='x2']")
+    assert len(upload) == 1 and html.count('id="x2"') == 1
+    assert len(upload[0].xpath(".//table[@class='obs']/tbody/tr")) == 4
+    assert "MIUI/V5.6.2.0 (RedMi 1S)" in upload[0].text_content()
+    assert html.count("MIUI/V5.6.2.0 (RedMi 1S)") == 1
 
 
 def test_opt_in_before_the_capture_is_drawn_at_its_start_and_labelled_negative(result) -> None:

@@ -12,15 +12,16 @@ from auditor.report import render
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 TOP = ["schema", "tool", "inputs", "consent", "exchanges", "observations", "findings",
-       "summary", "geo_data", "suppressed", "attribution"]
+       "summary", "geo_data", "suppressed", "attribution", "rules", "provenance"]
 INPUT = ["path", "kind", "packets", "exchanges", "warnings", "size", "sha256", "first_time",
          "last_time"]
 EXCHANGE = ["id", "time", "client", "server", "host", "transport", "method", "url", "bytes_up",
-            "decrypted", "readable", "status", "bytes_down", "server_ip", "destination", "app"]
+            "decrypted", "readable", "status", "bytes_down", "server_ip", "destination", "app",
+            "frames", "display_filter"]
 DESTINATION = ["country", "scope", "asn", "as_name", "organisation", "party", "trackers",
                "tracker_categories", "tracker_note", "named_by"]
 OBSERVATION = ["exchange", "data_type", "where", "key", "encodings", "match", "value",
-               "hashed", "confidence", "detail"]
+               "hashed", "confidence", "detail", "context"]
 FINDING = ["id", "rule", "severity", "title", "host", "data_types", "exchanges", "first_seen",
            "consent", "fingerprint", "destination", "app"]
 
@@ -68,8 +69,8 @@ def test_values_and_urls_masked_unless_reveal(result) -> None:
     for secret in (IMEI, PHONE, "15627394810", GAID, "Anna Schmidt"):
         assert secret not in text
     report = json.loads(text)
-    assert "imei=8672030241*****" in report["exchanges"][1]["url"]
-    assert report["observations"][0]["value"] == "8672030241*****"
+    assert "imei=86720302*****37" in report["exchanges"][1]["url"]
+    assert report["observations"][0]["value"] == "86720302*****37"
     revealed = _report(result, reveal=True)
     assert IMEI in revealed["exchanges"][1]["url"]
     assert revealed["observations"][0]["value"] == IMEI

@@ -47,8 +47,8 @@ def test_suite_per_capture_case_per_rule_failure_per_violated_rule(result) -> No
                       "no-pattern-advertising-id"}
     assert suites[0].get("failures") == "3" and root.get("failures") == "3"
     failure = next(c for c in cases if c.get("name").startswith("no-identifiers")).find("failure")
-    assert "IMEI, IMSI, phone number to api.account.xiaomi.com" in failure.get("message")
-    assert "query imei [query:imei → plain] imei = 8672030241*****" in failure.text
+    assert "its IMEI, its IMSI and its phone number to api.account.xiaomi.com" in failure.get("message")
+    assert "query imei [query:imei → plain] imei = 86720302*****37" in failure.text
     assert "POST http://api.account.xiaomi.com/pass/v3/register" in failure.text
 
 

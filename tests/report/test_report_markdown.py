@@ -15,8 +15,11 @@ def test_verdict_table_and_collapsible_evidence(result) -> None:
     assert out.startswith("## ❌ handset-auditor: **FAIL**")
     assert "| F2 | critical | no\\-content" not in out  # ids are not over-escaped
     assert "| F2 | critical | no-content-before-opt-in | api.account.xiaomi.com |" in out
-    assert out.count("<details><summary>") == 3 == out.count("</details>")
-    assert "imei: 8672030241\\*\\*\\*\\*\\*" in out
+    # one collapsible block per upload with evidence (#2, #4, #6), not one per finding, and
+    # one for what else was sent
+    assert out.count("<details><summary>") == 4 == out.count("</details>")
+    assert out.count("<details><summary>#") == 3
+    assert "| IMEI (known) | query imei | query:imei → plain | 86720302\\*\\*\\*\\*\\*37 |" in out
     assert "1 encrypted upload to 1 host could not be read" in out
     assert "TCP gap of 1460 bytes" in out
     assert "Opt-in: +41.0 s (2014-08-01T10:00:41.000Z), from policy consent" in out

@@ -68,11 +68,11 @@ def test_github_code_scanning_requirements(result) -> None:
         assert entry["partialFingerprints"]["auditorFingerprint/v1"]
     identifiers = next(r for r in results if r["ruleId"] == "no-identifiers-before-opt-in")
     message = identifiers["message"]["text"]
-    assert "IMEI, IMSI and phone number" in message
+    assert "Its IMEI, its IMSI and its phone number sent to" in message
     assert "api.account.xiaomi.com" in message and "query imei" in message
     assert identifiers["partialFingerprints"]["auditorFingerprint/v1"] == "fp-identifiers-xiaomi"
     names = [loc["fullyQualifiedName"] for loc in identifiers["locations"][0]["logicalLocations"]]
-    assert names == ["captures/redmi-1s-2014/capture.pcap#pkt 20"]
+    assert names == ["captures/redmi-1s-2014/capture.pcap, frames 20–22"]  # as Wireshark numbers
 
 
 def test_fingerprint_derived_when_judge_left_none(result) -> None:

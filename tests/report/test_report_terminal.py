@@ -22,15 +22,15 @@ def test_verdict_headline_table_and_evidence(result) -> None:
     out = _terminal(result)
     assert "FAIL" in out and "1 critical, 1 high, 1 low" in out
     flat = " ".join(out.replace("│", " ").split())
-    assert ("Address book of the handset was sent in clear text to api.account.xiaomi.com "
-            "(CN, AS4808 China Unicom Beijing Province Network, Xiaomi) 12.0 s after the "
-            "capture started, 29.0 s before the user opted in.") in flat
+    assert ("The handset sent a contact's phone number (1 of 1 canary contact) in clear text "
+            "to api.account.xiaomi.com (CN, AS4808 China Unicom Beijing Province Network, "
+            "Xiaomi) 12.0 s after the capture started, 29.0 s before the user opted in.") in flat
     # most severe first in the table and in the details
     assert out.index("F2 [critical]") < out.index("F1 [high]") < out.index("F3 [low]")
     assert "+0.4 s; 40.6 s before opt-in" in out
     assert "42.62.48.210" in out
     assert "query imei" in out and "query:phone → percent → plain" in out
-    assert "imei = 8672030241*****" in out
+    assert "IMEI = 86720302*****37" in out
     assert "pattern (confidence 0.70)" in out
 
 
@@ -85,5 +85,5 @@ def test_narrow_terminal_keeps_what_tells_findings_apart(result) -> None:
     print_terminal(result, console)
     out = console.file.getvalue()
     assert max(len(line) for line in out.splitlines()) <= 50
-    assert "F2" in out and "critical" in out and "8672030241*****" in out
+    assert "F2" in out and "critical" in out and "86720302*****37" in out
     assert IMEI not in out

@@ -65,6 +65,7 @@ class HttpMessage:
     incomplete: bool = False  # bytes of it are missing from the capture (snaplen, gaps)
     answered: bool = False  # a final response was read (or none will come)
     index: dict[str, str] = field(default_factory=dict)  # see _Head.index
+    end_packet: int = 0  # the packet that completed the request (0 until then)
 
     def header(self, name: str) -> str:
         """The first header of that name (any case), or ''."""
@@ -82,6 +83,7 @@ class WsMessage:
     bytes_up: int
     notes: list[str]
     bytes_down: int = 0  # server bytes since the previous client message (counted only)
+    end_packet: int = 0  # the packet that completed the message
 
 
 class _Head(NamedTuple):
@@ -433,7 +435,8 @@ class _ClientStream:
         request = HttpMessage(first.group(1).decode("latin-1"), first.group(2).decode("latin-1"),
                               version, headers, self.mark[0], self.mark[1],
                               self.now[0], bytes_up=len(self.buf) + missing,
-                              notes=[f"{note}; {where}"], incomplete=True, index=index)
+                              notes=[f"{note}; {where}"], incomplete=True, index=index,
+                              end_packet=self.now[1])
         self.conv.requests.append(request)
         self.conv.unanswered.append(request)
         self.fragments = request
@@ -471,6 +474,7 @@ class _ClientStream:
         if reader.broken:
             request.notes.append("chunked body framing is damaged; body kept up to there")
         request.complete = True
+        request.end_packet = self.now[1]
         self.current = self.reader = None
         upgrade = request.header("upgrade")
         if upgrade or request.method == "CONNECT":
@@ -734,7 +738,7 @@ class _WebSocketReader:
                                   f"payload kept as sent")
         assert self.start is not None
         message = WsMessage(payload, self.start[0], self.start[1], now[0], self.wire,
-                            self.notes, self.down)
+                            self.notes, self.down, end_packet=now[1])
         self.parts, self.start, self.wire, self.notes, self.down = bytearray(), None, 0, [], 0
         self.conv.on_websocket(self.upgrade, message)
 

@@ -58,6 +58,12 @@ class Endpoints:
     last_time: float = 0.0
     bytes_up: int = 0  # payload bytes, lost ones included
     bytes_down: int = 0
+    up_packet: int = 0  # 1-based number of the last packet that carried bytes up
+
+    @property
+    def frames(self) -> tuple[int, ...]:
+        """(first packet, last packet the phone sent bytes in) of a connection."""
+        return (self.packet, max(self.packet, self.up_packet))
 
 
 def split_host(authority: str) -> str:
@@ -72,7 +78,8 @@ def dns_exchange(ctx: CaptureContext, ends: Endpoints, message: DnsMessage, size
     return Exchange(id=0, time=time, client=ends.client, server=ends.server,
                     host=message.qname, transport="dns", method="QUERY",
                     url=f"dns:{message.qname}", source=f"{ctx.path}#pkt {packet}",
-                    bytes_up=size, server_ip=ends.server_ip, end_time=time)
+                    bytes_up=size, server_ip=ends.server_ip, end_time=time,
+                    frames=(packet, packet))
 
 
 def dns_answered(query: Exchange, raw: bytes, size: int, time: float) -> Exchange:
@@ -130,7 +137,8 @@ class HttpHandler:
             source=f"{self.ctx.path}#pkt {request.packet}", bytes_up=request.bytes_up,
             bytes_down=request.bytes_down, status=request.status,
             server_ip=self.ends.server_ip, alpn=self.alpn, end_time=request.end_time,
-            notes=tuple(notes), incomplete=request.incomplete))
+            notes=tuple(notes), incomplete=request.incomplete,
+            frames=(request.packet, request.end_packet or request.packet)))
 
     def _websocket(self, upgrade: HttpMessage, message: WsMessage) -> None:
         host, url = self._target(upgrade)
@@ -141,7 +149,8 @@ class HttpHandler:
             body=message.payload, decrypted=scheme == "wss",
             source=f"{self.ctx.path}#pkt {message.packet}", bytes_up=message.bytes_up,
             bytes_down=message.bytes_down, server_ip=self.ends.server_ip, alpn=self.alpn,
-            end_time=message.end_time, notes=tuple(message.notes)))
+            end_time=message.end_time, notes=tuple(message.notes),
+            frames=(message.packet, message.end_packet or message.packet)))
 
 
 class _Collector:
@@ -213,7 +222,7 @@ class RawHandler:
             host=self.ctx.name_of(e.server_ip), transport="tcp", body=bytes(self.up.kept),
             source=f"{self.ctx.path}#pkt {e.packet}", bytes_up=e.bytes_up,
             bytes_down=e.bytes_down, server_ip=e.server_ip, end_time=e.last_time,
-            notes=tuple(notes), incomplete=bool(self.up.gaps)))
+            notes=tuple(notes), incomplete=bool(self.up.gaps), frames=e.frames))
 
 
 class DnsTcpHandler:
@@ -390,7 +399,7 @@ class TlsHandler:
             id=0, time=e.time, client=e.client, server=e.server, host=host, transport="tls",
             readable=False, source=f"{self.ctx.path}#pkt {e.packet}", bytes_up=e.bytes_up,
             bytes_down=e.bytes_down, server_ip=e.server_ip, alpn=self._alpn(server),
-            end_time=e.last_time, notes=tuple(notes)))
+            end_time=e.last_time, notes=tuple(notes), frames=e.frames))
 
     def _server_hello(self) -> Hello | None:
         return parse_hello(handshake_message(bytes(self.down.kept)) or b"\x00")
@@ -460,6 +469,7 @@ class TlsHandler:
                 source=f"{self.ctx.path}#pkt {packet}", bytes_up=len(request.body),
                 bytes_down=request.bytes_down, status=request.status,
                 server_ip=e.server_ip, alpn="h2", end_time=e.last_time,
-                notes=(f"HTTP/2 stream {request.stream_id}",)))
+                notes=(f"HTTP/2 stream {request.stream_id}",),
+                frames=(packet, packet)))  # the frame of its HEADERS, as Wireshark shows it
         for warning in warnings:
             self.ctx.info.warn(f"{where}: {warning}")

@@ -145,6 +145,7 @@ class _TcpConnection:
             size = len(seg.payload) + seg.missing
             if upward:
                 ends.bytes_up += size
+                ends.up_packet = packet
             else:
                 ends.bytes_down += size
             seq = (seg.seq + 1) & 0xFFFFFFFF if flags & SYN else seg.seq
@@ -256,12 +257,13 @@ class _UdpFlow:
         self.datagrams = [0, 0]
         self.cut = 0  # datagrams up the capture's snaplen cut
 
-    def datagram(self, seg: Segment, time: float) -> None:
+    def datagram(self, seg: Segment, time: float, packet: int = 0) -> None:
         ends = self.ends
         ends.last_time = time
         size = len(seg.payload) + seg.missing
         if (seg.src, seg.sport) == self.client_key:
             ends.bytes_up += size
+            ends.up_packet = packet
             self.datagrams[0] += 1
             if self.quic is not None and seg.missing:
                 self.quic.error = "a QUIC Initial packet was cut by the capture's snaplen"
@@ -293,7 +295,7 @@ class _UdpFlow:
                 id=0, time=e.time, client=e.client, server=e.server, host=host,
                 transport="quic", readable=False, source=f"{ctx.path}#pkt {e.packet}",
                 bytes_up=e.bytes_up, bytes_down=e.bytes_down, server_ip=e.server_ip,
-                alpn=alpn, end_time=e.last_time, notes=tuple(notes)))
+                alpn=alpn, end_time=e.last_time, notes=tuple(notes), frames=e.frames))
             return
         if e.bytes_up > RAW_BODY_LIMIT:
             notes.append(f"only the first {RAW_BODY_LIMIT >> 10} KiB of the upload are kept")
@@ -303,7 +305,7 @@ class _UdpFlow:
             id=0, time=e.time, client=e.client, server=e.server, host=host, transport="udp",
             body=bytes(self.body), source=f"{ctx.path}#pkt {e.packet}", bytes_up=e.bytes_up,
             bytes_down=e.bytes_down, server_ip=e.server_ip, end_time=e.last_time,
-            notes=tuple(notes), incomplete=bool(self.cut)))
+            notes=tuple(notes), incomplete=bool(self.cut), frames=e.frames))
 
 
 class _CaptureReader:
@@ -394,6 +396,7 @@ class _CaptureReader:
                             ends.last_time = time
                             if half.upward:
                                 ends.bytes_up += size
+                                ends.up_packet = packet
                             else:
                                 ends.bytes_down += size
                             if packet % _SWEEP_EVERY == 0:
@@ -523,7 +526,7 @@ class _CaptureReader:
             self._note_app(ends)
             flow = _UdpFlow(self.ctx, ends, client, server, quic)
             self.udp[key] = self.udp[(seg.dst, seg.dport, seg.src, seg.sport)] = flow
-        flow.datagram(seg, time)
+        flow.datagram(seg, time, packet)
 
     def _sip_datagram(self, seg: Segment, time: float, packet: int) -> None:
         """A SIP message over UDP: a request waits for its final response (sip.py)."""

@@ -60,6 +60,13 @@ def render_markdown(view: ReportView) -> str:
                        f"{md(f.destination)} | {md(f.subject or ', '.join(f.data_types))} | "
                        f"{uploads} | {f.consent} |")
         out.append("")
+        # who sent it and who got it, where the capture and the lists say so
+        out += [f"- {f.id}: " + " · ".join(f"{label} {md(value)}" for label, value
+                                          in (("app:", f.app), ("receiver:", f.receiver))
+                                          if value)
+                for f in view.findings if f.app or f.receiver]
+        if any(f.app or f.receiver for f in view.findings):
+            out.append("")
     out += _rules(view)
     for x in view.exchanges:
         out += _evidence(x)

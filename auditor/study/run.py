@@ -32,8 +32,8 @@ def connect(scheduler: str | None = None, *, workers: int | None = None):
         except (OSError, TimeoutError, ValueError, TypeError) as e:
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise InputError(f"{given}: cannot reach a Dask scheduler there "
-                             f"({reason}); start one with `dask scheduler` or omit "
-                             f"--scheduler for a local cluster") from None
+                             f"({reason}); start one with `dask scheduler`, or give no "
+                             f"scheduler address for a local cluster") from None
     cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
                            processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0")
     return Client(cluster)

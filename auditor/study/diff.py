@@ -44,7 +44,7 @@ class RuleChange:
 class FlowChange:
     """One (host, data type): how the data reached that host before and after."""
 
-    status: str  # fixed (no longer sent) | still | new
+    status: str  # gone (no longer sent) | still | new
     host: str
     data_type: str
     organisation: str
@@ -168,12 +168,12 @@ def compare(before: dict[str, Any], after: dict[str, Any], *, names: tuple[str, 
     flows = []
     for key in sorted(flows_a.keys() | flows_b.keys()):
         a, b = flows_a.get(key), flows_b.get(key)
-        status = "still" if a and b else "new" if b else "fixed"
+        status = "still" if a and b else "new" if b else "gone"
         shown = b or a
         flows.append(FlowChange(status=status, host=key[0], data_type=key[1],
                                 organisation=shown["organisation"], country=shown["country"],
                                 before=_sorted_sets(a), after=_sorted_sets(b)))
-    order = {"new": 0, "still": 1, "fixed": 2}
+    order = {"new": 0, "still": 1, "fixed": 2, "gone": 2}
     rules.sort(key=lambda r: (order[r.status], -Severity.parse(r.severity), r.rule, r.host,
                               r.data_type))
     flows.sort(key=lambda f: (order[f.status], f.host, f.data_type))
@@ -229,7 +229,7 @@ def _sorted_sets(entry: dict[str, Any] | None) -> dict[str, list[str]]:
 
 # -- rendering ----------------------------------------------------------------------------
 
-_WORDS = {"new": "NEW", "still": "still", "fixed": "fixed"}
+_WORDS = {"new": "NEW", "still": "still", "fixed": "fixed", "gone": "gone"}
 
 
 def _rule_line(r: RuleChange) -> str:
@@ -356,7 +356,7 @@ def _print_terminal(diff: Diff) -> None:
     from rich.markup import escape
 
     console = Console(highlight=False)
-    styles = {"new": "bold red", "still": "yellow", "fixed": "green"}
+    styles = {"new": "bold red", "still": "yellow", "fixed": "green", "gone": "green"}
     console.print(f"[bold]auditor diff[/] {escape(diff.before)} → {escape(diff.after)}",
                   soft_wrap=True)
     console.print(headline(diff), soft_wrap=True)

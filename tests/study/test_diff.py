@@ -42,7 +42,7 @@ def test_the_update_fixed_every_rule_and_hashed_what_still_goes(reports, capsys)
     assert phone["changed"] == ["encoding: plain → sha256", "transport: http → https",
                                 "consent: before-opt-in → after-opt-in"]
     assert flows[("api.account.xiaomi.com", "imei")]["changed"][0] == "encoding: plain → base64"
-    assert flows[("api.account.xiaomi.com", "imsi")]["status"] == "fixed"
+    assert flows[("api.account.xiaomi.com", "imsi")]["status"] == "gone"
 
 
 def test_captures_or_case_folders_give_the_same_diff_as_their_reports(reports, capsys):

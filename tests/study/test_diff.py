@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from auditor_paths import FIXED, SAMPLE
+from auditor_paths import FIXED, ROOT, SAMPLE
 
 from auditor.cli import main
 from auditor.study.rows import encoding_label
@@ -96,3 +96,10 @@ def test_bad_input_is_exit_2(tmp_path, capsys):
 ])
 def test_encoding_labels(encodings, label):
     assert encoding_label(encodings) == label
+
+
+def test_the_readme_shows_the_real_output(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    command = "auditor diff captures/redmi-1s-2014 captures/redmi-1s-fixed"
+    assert main(command.split()[1:]) == 0
+    assert f"$ {command}\n{capsys.readouterr().out}```" in (ROOT / "README.md").read_text()

@@ -111,10 +111,14 @@ def main() -> None:
     print(f"per 50 MB capture: median {wall:.1f} s wall ({50 / wall:.1f} MB/s), "
           f"{cpu:.1f} s CPU ({50 / cpu:.1f} MB/s per core)")
     print("on paper, 10,000 captures of 50 MB (500 GB), one worker per core:")
-    print("         cores   dedicated cores (CPU cost)   cores as loaded as this machine (wall)")
+    print("  cores   dedicated cores (CPU cost)   cores as loaded as this machine (wall)")
     for cores in (2, 16, 64, 256):
-        print(f"  {cores:>12} {10_000 * cpu / cores / 3600:17.1f} h "
-              f"{10_000 * wall / cores / 3600:30.1f} h")
+        print(f"  {cores:>5}   {_hours(10_000 * cpu / cores):>26}   "
+              f"{_hours(10_000 * wall / cores):>38}")
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
 if __name__ == "__main__":

@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from auditor.model import InputError, Severity
-from auditor.report.common import data_label
-from auditor.study.rows import encoding_label
 
 SCHEMA = "auditor-diff/1"
 
@@ -46,7 +44,7 @@ class RuleChange:
 class FlowChange:
     """One (host, data type): how the data reached that host before and after."""
 
-    status: str  # fixed (no longer sent) | still | new
+    status: str  # gone (no longer sent) | still | new
     host: str
     data_type: str
     organisation: str
@@ -81,6 +79,18 @@ class Diff:
             return []
         return [r for r in self.rules
                 if r.status == "new" and Severity.parse(r.severity) >= self.fail_on]
+
+
+def _label(data_type: str) -> str:
+    from auditor.report.common import data_label  # imported when used: `auditor` starts fast
+
+    return data_label(data_type)
+
+
+def _encoding(encodings: list[str]) -> str:
+    from auditor.study.rows import encoding_label
+
+    return encoding_label(encodings)
 
 
 # -- the two sides ------------------------------------------------------------------------
@@ -158,12 +168,12 @@ def compare(before: dict[str, Any], after: dict[str, Any], *, names: tuple[str, 
     flows = []
     for key in sorted(flows_a.keys() | flows_b.keys()):
         a, b = flows_a.get(key), flows_b.get(key)
-        status = "still" if a and b else "new" if b else "fixed"
+        status = "still" if a and b else "new" if b else "gone"
         shown = b or a
         flows.append(FlowChange(status=status, host=key[0], data_type=key[1],
                                 organisation=shown["organisation"], country=shown["country"],
                                 before=_sorted_sets(a), after=_sorted_sets(b)))
-    order = {"new": 0, "still": 1, "fixed": 2}
+    order = {"new": 0, "still": 1, "fixed": 2, "gone": 2}
     rules.sort(key=lambda r: (order[r.status], -Severity.parse(r.severity), r.rule, r.host,
                               r.data_type))
     flows.sort(key=lambda f: (order[f.status], f.host, f.data_type))
@@ -186,7 +196,7 @@ def _rule_keys(report: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, A
                                     {"severity": finding["severity"], "title": finding["title"],
                                      "encodings": set()})
             for exchange in finding["exchanges"]:
-                entry["encodings"].update(encoding_label(o["encodings"])
+                entry["encodings"].update(_encoding(o["encodings"])
                                           for o in by_exchange.get(exchange, [])
                                           if o["data_type"] == data_type)
     return keys
@@ -203,7 +213,7 @@ def _flow_keys(report: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
             "organisation": destination.get("organisation", ""),
             "country": destination.get("country", ""),
             "encoding": set(), "transport": set(), "consent": set()})
-        entry["encoding"].add(encoding_label(obs["encodings"]))
+        entry["encoding"].add(_encoding(obs["encodings"]))
         entry["transport"].add(exchange.get("transport", ""))
         # the report's times are ISO 8601 UTC with milliseconds, so they sort as text
         before_opt_in = opt_in is None or exchange.get("time", "") < opt_in
@@ -219,7 +229,7 @@ def _sorted_sets(entry: dict[str, Any] | None) -> dict[str, list[str]]:
 
 # -- rendering ----------------------------------------------------------------------------
 
-_WORDS = {"new": "NEW", "still": "still", "fixed": "fixed"}
+_WORDS = {"new": "NEW", "still": "still", "fixed": "fixed", "gone": "gone"}
 
 
 def _rule_line(r: RuleChange) -> str:
@@ -228,13 +238,13 @@ def _rule_line(r: RuleChange) -> str:
         encodings = f" ({', '.join(r.before)} → {', '.join(r.after)})"
     elif r.after or r.before:
         encodings = f" ({', '.join(r.after or r.before)})"
-    return f"{r.rule} [{r.severity}] to {r.host}: {data_label(r.data_type)}{encodings}"
+    return f"{r.rule} [{r.severity}] to {r.host}: {_label(r.data_type)}{encodings}"
 
 
 def _flow_line(f: FlowChange) -> str:
     where = f" ({', '.join(x for x in (f.organisation, f.country) if x)})" \
         if f.organisation or f.country else ""
-    head = f"{data_label(f.data_type)} to {f.host}{where}"
+    head = f"{_label(f.data_type)} to {f.host}{where}"
     if f.status == "still":
         return f"{head}: {'; '.join(f.changed) or 'unchanged'}"
     side = f.after or f.before
@@ -262,11 +272,11 @@ def render_markdown(diff: Diff) -> str:
              "|---|---|---|---|---|---|"]
     for r in diff.rules:
         lines.append(f"| {_WORDS[r.status]} | `{r.rule}` | {r.severity} | {_md(r.host)} | "
-                     f"{data_label(r.data_type)} | {', '.join(r.before) or '—'} → "
+                     f"{_label(r.data_type)} | {', '.join(r.before) or '—'} → "
                      f"{', '.join(r.after) or '—'} |")
     lines += ["", "| | data | receiver | what changed |", "|---|---|---|---|"]
     for f in diff.flows:
-        lines.append(f"| {_WORDS[f.status]} | {data_label(f.data_type)} | {_md(f.host)} | "
+        lines.append(f"| {_WORDS[f.status]} | {_label(f.data_type)} | {_md(f.host)} | "
                      f"{_md(_flow_line(f).split(': ', 1)[1])} |")
     return "\n".join(lines) + "\n"
 
@@ -285,8 +295,7 @@ def render_html(diff: Diff) -> str:
     from auditor.study.overview import _ENVIRONMENT
 
     return _ENVIRONMENT.get_template("diff.html.j2").render(
-        diff=diff, headline=headline(diff), rule_line=_rule_line, flow_line=_flow_line,
-        words=_WORDS)
+        diff=diff, headline=headline(diff), words=_WORDS, data_label=_label)
 
 
 def _md(text: str) -> str:
@@ -347,7 +356,7 @@ def _print_terminal(diff: Diff) -> None:
     from rich.markup import escape
 
     console = Console(highlight=False)
-    styles = {"new": "bold red", "still": "yellow", "fixed": "green"}
+    styles = {"new": "bold red", "still": "yellow", "fixed": "green", "gone": "green"}
     console.print(f"[bold]auditor diff[/] {escape(diff.before)} → {escape(diff.after)}",
                   soft_wrap=True)
     console.print(headline(diff), soft_wrap=True)

@@ -25,14 +25,15 @@ def connect(scheduler: str | None = None, *, workers: int | None = None):
     from dask.distributed import Client, LocalCluster
 
     address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    given = f"--scheduler {address}" if scheduler else f"DASK_SCHEDULER_ADDRESS={address}"
     if address:
         try:
             return Client(address, timeout="5s")
         except (OSError, TimeoutError, ValueError, TypeError) as e:
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise InputError(f"--scheduler {address}: cannot reach a Dask scheduler there "
-                             f"({reason}); start one with `dask scheduler` or omit "
-                             f"--scheduler for a local cluster") from None
+            raise InputError(f"{given}: cannot reach a Dask scheduler there "
+                             f"({reason}); start one with `dask scheduler`, or give no "
+                             f"scheduler address for a local cluster") from None
     cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
                            processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0")
     return Client(cluster)

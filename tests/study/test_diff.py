@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from auditor_paths import FIXED, SAMPLE
+from auditor_paths import FIXED, ROOT, SAMPLE
 
 from auditor.cli import main
 from auditor.study.rows import encoding_label
@@ -42,7 +42,7 @@ def test_the_update_fixed_every_rule_and_hashed_what_still_goes(reports, capsys)
     assert phone["changed"] == ["encoding: plain → sha256", "transport: http → https",
                                 "consent: before-opt-in → after-opt-in"]
     assert flows[("api.account.xiaomi.com", "imei")]["changed"][0] == "encoding: plain → base64"
-    assert flows[("api.account.xiaomi.com", "imsi")]["status"] == "fixed"
+    assert flows[("api.account.xiaomi.com", "imsi")]["status"] == "gone"
 
 
 def test_captures_or_case_folders_give_the_same_diff_as_their_reports(reports, capsys):
@@ -96,3 +96,10 @@ def test_bad_input_is_exit_2(tmp_path, capsys):
 ])
 def test_encoding_labels(encodings, label):
     assert encoding_label(encodings) == label
+
+
+def test_the_readme_shows_the_real_output(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    command = "auditor diff captures/redmi-1s-2014 captures/redmi-1s-fixed"
+    assert main(command.split()[1:]) == 0
+    assert f"$ {command}\n{capsys.readouterr().out}```" in (ROOT / "README.md").read_text()

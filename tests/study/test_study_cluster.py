@@ -176,7 +176,7 @@ def test_a_killed_workers_task_is_retried(corpus, cluster, tmp_path):
         == ["broken"]
 
 
-def test_bad_input_is_a_clear_error(tmp_path, capsys):
+def test_bad_input_is_a_clear_error(tmp_path, capsys, monkeypatch):
     assert _study(tmp_path / "missing", tmp_path / "out") == 2
     assert "missing: no such folder or manifest" in capsys.readouterr().err
     manifest = tmp_path / "corpus.csv"
@@ -191,3 +191,7 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys):
                   f"tcp://127.0.0.1:{_free_port()}") == 2
     err = capsys.readouterr().err
     assert "cannot reach a Dask scheduler there" in err and "Traceback" not in err
+    dead = f"tcp://127.0.0.1:{_free_port()}"
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", dead)  # used when --scheduler is not given
+    assert _study(ROOT / "captures", tmp_path / "out") == 2
+    assert f"DASK_SCHEDULER_ADDRESS={dead}: cannot reach" in capsys.readouterr().err

@@ -17,20 +17,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import multiprocessing
 import os
 import pickle
 import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
 from auditor.model import Exchange, InputInfo, Observation
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # multiprocessing and concurrent.futures are imported when first used
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     from auditor.detect import Detector
     from auditor.engine import Audit
 
@@ -94,9 +93,9 @@ def in_processes(function: Callable[[T], R], items: list[T], jobs: int) -> list[
     than one item (`auditor check`: one case folder per task; the results in order)."""
     if jobs <= 1 or len(items) <= 1:
         return [function(item) for item in items]
-    context = multiprocessing.get_context("fork") if "fork" in \
-        multiprocessing.get_all_start_methods() else multiprocessing.get_context()
-    with ProcessPoolExecutor(min(jobs, len(items)), mp_context=context,
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(min(jobs, len(items)), mp_context=_context(),
                              initializer=signal.signal,
                              initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
         return list(pool.map(function, items))
@@ -116,6 +115,8 @@ class Workers:
     """A pool of processes that decode and search batches of one audit's exchanges."""
 
     def __init__(self, audit: Audit, jobs: int) -> None:
+        from concurrent.futures import ProcessPoolExecutor
+
         self.audit = audit
         # the main process reads and admits, and analyses what the workers cannot take:
         # it is one of the `jobs` processes
@@ -123,12 +124,10 @@ class Workers:
         self.in_flight = 0
         self.sent = 0  # batches the workers took
         self.broken = False  # a worker died: the main process analyses everything since
-        methods = multiprocessing.get_all_start_methods()
-        if "fork" in methods:  # the worker inherits the detector: nothing to build or send
-            context = multiprocessing.get_context("fork")
+        context = _context()
+        if context.get_start_method() == "fork":  # the workers inherit the detector
             initargs: tuple = (audit.detector, None)
         else:
-            context = multiprocessing.get_context()
             initargs = (None, (audit.profile, audit.detector.patterns is not None))
         self.pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
             self.processes, mp_context=context, initializer=_start_worker, initargs=initargs)
@@ -187,7 +186,7 @@ class Workers:
                 self.in_flight += 1
                 self.sent += 1
                 future.add_done_callback(self._landed)
-            except BrokenProcessPool:
+            except _broken():
                 self._lose_pool()
                 results = _analyse_here(self.audit.detector, batch)
         self.pending.append((future, results, batch, anchors, self.info))
@@ -203,7 +202,7 @@ class Workers:
         if future is not None:
             try:
                 results = future.result()
-            except BrokenProcessPool:  # a worker died (killed, out of memory)
+            except _broken():  # a worker died (killed, out of memory)
                 self._lose_pool()
                 results = _analyse_here(self.audit.detector, batch)
         inserted = self.inserted.get(id(info), 0)
@@ -219,6 +218,22 @@ class Workers:
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = None
+
+
+def _context():
+    """Fork where the platform has it: a worker starts at once, with what the main process
+    has built (the detector), nothing imported or pickled again."""
+    import multiprocessing
+
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
+
+
+def _broken() -> type[Exception]:
+    from concurrent.futures.process import BrokenProcessPool
+
+    return BrokenProcessPool
 
 
 def _done(future: Future | None) -> bool:

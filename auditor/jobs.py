@@ -121,7 +121,6 @@ class Workers:
         # the main process reads and admits, and analyses what the workers cannot take:
         # it is one of the `jobs` processes
         self.processes = max(1, jobs - 1)
-        self.in_flight = 0
         self.sent = 0  # batches the workers took
         self.broken = False  # a worker died: the main process analyses everything since
         context = _context()
@@ -183,9 +182,7 @@ class Workers:
                                     for exchange, kept in batch], pickle.HIGHEST_PROTOCOL)
             try:
                 future = self.pool.submit(_analyse_batch, payload)
-                self.in_flight += 1
                 self.sent += 1
-                future.add_done_callback(self._landed)
             except _broken():
                 self._lose_pool()
                 results = _analyse_here(self.audit.detector, batch)
@@ -193,8 +190,10 @@ class Workers:
         while self.pending and _done(self.pending[0][0]):
             self._merge(*self.pending.popleft())
 
-    def _landed(self, future: Future) -> None:
-        self.in_flight -= 1  # in the executor's thread; an int decrement is atomic enough
+    @property
+    def in_flight(self) -> int:
+        """Batches sent to the workers and not yet analysed."""
+        return sum(1 for entry in self.pending if not _done(entry[0]))
 
     def _merge(self, future: Future | None, results: dict | None,
                batch: list[tuple[Exchange, Exchange]], anchors: list[int],

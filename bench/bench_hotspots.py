@@ -50,7 +50,7 @@ def best(function: Callable[[], object], repeat: int) -> tuple[float, object]:
 
 
 def row(name: str, seconds: float, megabytes: float, note: str = "") -> None:
-    print(f"  {name:34} {seconds * 1000:9.1f} ms {megabytes / seconds:9.1f} MB/s  {note}")
+    print(f"  {name:40} {seconds * 1000:9.1f} ms {megabytes / seconds:9.1f} MB/s  {note}")
 
 
 def known_search(audit, batches: list[FieldBatch], repeat: int) -> None:

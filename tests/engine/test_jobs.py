@@ -258,3 +258,16 @@ def test_a_worker_that_dies_leaves_its_batches_to_the_main_process(monkeypatch, 
     shared, workers = _analyze(case, 2)
     assert workers.sent > 0 and workers.broken
     assert shared == alone
+
+
+def test_where_fork_is_missing_workers_are_spawned_and_build_their_detector(monkeypatch):
+    """macOS and Windows start workers with `spawn`: nothing is inherited, each worker
+    builds the detector from the profile; the report is the same."""
+    import multiprocessing
+
+    monkeypatch.setattr(jobs, "_context", lambda: multiprocessing.get_context("spawn"))
+    case = dict(CASES)["captures/redmi-1s-2014"]
+    alone, _ = _analyze(case, 1)
+    shared, workers = _analyze(case, 2)
+    assert workers.sent > 0 and not workers.broken
+    assert shared == alone

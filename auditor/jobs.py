@@ -207,7 +207,8 @@ class Workers:
         inserted = self.inserted.get(id(info), 0)
         for index, (observations, notes) in sorted(results.items()):
             kept = batch[index][1]
-            self.audit.record(kept, observations, notes, info, anchors[index] + inserted)
+            self.audit.record(kept, observations, notes, info,
+                              None if info is None else anchors[index] + inserted)
             inserted += len(notes)
         self.inserted[id(info)] = inserted
 

@@ -17,20 +17,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import multiprocessing
 import os
 import pickle
 import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
 from auditor.model import Exchange, InputInfo, Observation
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # multiprocessing and concurrent.futures are imported when first used
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     from auditor.detect import Detector
     from auditor.engine import Audit
 
@@ -94,9 +93,9 @@ def in_processes(function: Callable[[T], R], items: list[T], jobs: int) -> list[
     than one item (`auditor check`: one case folder per task; the results in order)."""
     if jobs <= 1 or len(items) <= 1:
         return [function(item) for item in items]
-    context = multiprocessing.get_context("fork") if "fork" in \
-        multiprocessing.get_all_start_methods() else multiprocessing.get_context()
-    with ProcessPoolExecutor(min(jobs, len(items)), mp_context=context,
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(min(jobs, len(items)), mp_context=_context(),
                              initializer=signal.signal,
                              initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
         return list(pool.map(function, items))
@@ -116,19 +115,18 @@ class Workers:
     """A pool of processes that decode and search batches of one audit's exchanges."""
 
     def __init__(self, audit: Audit, jobs: int) -> None:
+        from concurrent.futures import ProcessPoolExecutor
+
         self.audit = audit
         # the main process reads and admits, and analyses what the workers cannot take:
         # it is one of the `jobs` processes
         self.processes = max(1, jobs - 1)
-        self.in_flight = 0
         self.sent = 0  # batches the workers took
         self.broken = False  # a worker died: the main process analyses everything since
-        methods = multiprocessing.get_all_start_methods()
-        if "fork" in methods:  # the worker inherits the detector: nothing to build or send
-            context = multiprocessing.get_context("fork")
+        context = _context()
+        if context.get_start_method() == "fork":  # the workers inherit the detector
             initargs: tuple = (audit.detector, None)
         else:
-            context = multiprocessing.get_context()
             initargs = (None, (audit.profile, audit.detector.patterns is not None))
         self.pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
             self.processes, mp_context=context, initializer=_start_worker, initargs=initargs)
@@ -184,18 +182,18 @@ class Workers:
                                     for exchange, kept in batch], pickle.HIGHEST_PROTOCOL)
             try:
                 future = self.pool.submit(_analyse_batch, payload)
-                self.in_flight += 1
                 self.sent += 1
-                future.add_done_callback(self._landed)
-            except BrokenProcessPool:
+            except _broken():
                 self._lose_pool()
                 results = _analyse_here(self.audit.detector, batch)
         self.pending.append((future, results, batch, anchors, self.info))
         while self.pending and _done(self.pending[0][0]):
             self._merge(*self.pending.popleft())
 
-    def _landed(self, future: Future) -> None:
-        self.in_flight -= 1  # in the executor's thread; an int decrement is atomic enough
+    @property
+    def in_flight(self) -> int:
+        """Batches sent to the workers and not yet analysed."""
+        return sum(1 for entry in self.pending if not _done(entry[0]))
 
     def _merge(self, future: Future | None, results: dict | None,
                batch: list[tuple[Exchange, Exchange]], anchors: list[int],
@@ -203,13 +201,14 @@ class Workers:
         if future is not None:
             try:
                 results = future.result()
-            except BrokenProcessPool:  # a worker died (killed, out of memory)
+            except _broken():  # a worker died (killed, out of memory)
                 self._lose_pool()
                 results = _analyse_here(self.audit.detector, batch)
         inserted = self.inserted.get(id(info), 0)
         for index, (observations, notes) in sorted(results.items()):
             kept = batch[index][1]
-            self.audit.record(kept, observations, notes, info, anchors[index] + inserted)
+            self.audit.record(kept, observations, notes, info,
+                              None if info is None else anchors[index] + inserted)
             inserted += len(notes)
         self.inserted[id(info)] = inserted
 
@@ -219,6 +218,22 @@ class Workers:
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = None
+
+
+def _context():
+    """Fork where the platform has it: a worker starts at once, with what the main process
+    has built (the detector), nothing imported or pickled again."""
+    import multiprocessing
+
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
+
+
+def _broken() -> type[Exception]:
+    from concurrent.futures.process import BrokenProcessPool
+
+    return BrokenProcessPool
 
 
 def _done(future: Future | None) -> bool:

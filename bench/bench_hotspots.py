@@ -1,6 +1,7 @@
 """Which compiled library serves the analysis hot spots better, on the fields of a real run.
 
     python3 bench/make_capture.py --size-mb 100 /tmp/c100.pcap
+    pip install hyperscan regex      # or: pip install -e '.[bench]'
     python3 bench/bench_hotspots.py /tmp/c100.pcap --device captures/redmi-1s-2014/device.yaml
 
 Reads the capture once, decodes every exchange into its fields (as `auditor analyze`
@@ -34,7 +35,7 @@ if str(ROOT) not in sys.path:
 
 from auditor.decode import fields_of
 from auditor.detect.batch import FieldBatch
-from auditor.engine import analyze_files, build_audit, keep
+from auditor.engine import analyse, analyze_files, build_audit, keep
 from auditor.sources import open_capture
 
 
@@ -49,12 +50,15 @@ def best(function: Callable[[], object], repeat: int) -> tuple[float, object]:
 
 
 def row(name: str, seconds: float, megabytes: float, note: str = "") -> None:
-    print(f"  {name:34} {seconds * 1000:9.1f} ms {megabytes / seconds:9.1f} MB/s  {note}")
+    print(f"  {name:40} {seconds * 1000:9.1f} ms {megabytes / seconds:9.1f} MB/s  {note}")
 
 
 def known_search(audit, batches: list[FieldBatch], repeat: int) -> None:
-    import hyperscan
-
+    try:
+        import hyperscan
+    except ImportError:
+        print("known-value search: pip install hyperscan to compare it with ahocorasick_rs")
+        return
     matcher = audit.detector.known
     patterns = [variants[0].pattern.lower() for variants in matcher._variants]
     size = sum(len(b.lowered) for b in batches) / 1e6
@@ -67,9 +71,11 @@ def known_search(audit, batches: list[FieldBatch], repeat: int) -> None:
                 for b in batches]
 
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    lengths = [len(p) for p in patterns]
+    start = time.process_time()
     database.compile(expressions=patterns, ids=list(range(len(patterns))),
                      elements=len(patterns), flags=[0] * len(patterns), literal=True)
-    lengths = [len(p) for p in patterns]
+    compile_ms = (time.process_time() - start) * 1000
 
     def with_hyperscan():
         out = []
@@ -87,7 +93,8 @@ def known_search(audit, batches: list[FieldBatch], repeat: int) -> None:
     hs_time, hs_hits = best(with_hyperscan, repeat)
     count = sum(len(h) for h in ac_hits)
     row("ahocorasick_rs (in use)", ac_time, size, f"{count} hits")
-    row("hyperscan", hs_time, size, "same hits" if hs_hits == ac_hits else "DIFFERENT HITS")
+    row("hyperscan", hs_time, size, ("same hits" if hs_hits == ac_hits else "DIFFERENT HITS")
+        + f"; {compile_ms:.0f} ms to compile, once per audit")
 
 
 def json_report(result, repeat: int) -> None:
@@ -104,16 +111,25 @@ def json_report(result, repeat: int) -> None:
                                   for r in records], repeat)
     fast_time, fast = best(lambda: [orjson.dumps(r, option=orjson.OPT_INDENT_2).decode()
                                     for r in records], repeat)
+    from auditor.report.fastjson import dumps_indented
+
+    used_time, used = best(lambda: [dumps_indented(r) for r in records], repeat)
     size = sum(len(t) for t in std) / 1e6
-    row("json.dumps(indent=2) (in use)", std_time, size)
+    row("json.dumps(indent=2)", std_time, size)
     row("orjson OPT_INDENT_2", fast_time, size,
         "byte-identical" if fast == std else "DIFFERENT BYTES")
+    row("fastjson: orjson + float check (in use)", used_time, size,
+        "byte-identical" if used == std else "DIFFERENT BYTES")
 
 
 def pattern_regexes(audit, batches: list[FieldBatch], repeat: int) -> None:
     import re
 
-    import regex
+    try:
+        import regex
+    except ImportError:
+        print("pattern regexes: pip install regex to compare it with re")
+        return
 
     from auditor.detect import patterns
 
@@ -160,12 +176,16 @@ def main() -> None:
     args = parser.parse_args()
     audit = build_audit(device=args.device)
     info, exchanges = open_capture(args.capture)
+    pairs = [(exchange, keep(exchange, n)) for n, exchange in enumerate(exchanges, 1)]
     batches = []
-    for exchange in exchanges:
+    for exchange, kept in pairs:
         fields = list(fields_of(exchange, warnings=[]))
-        if keep(exchange, 1).readable and fields:
+        if kept.readable and fields:
             batches.append(FieldBatch(fields))
     print(f"{args.capture}: {info.size / 1e6:.1f} MB, {len(batches)} readable exchanges")
+    whole, _ = best(lambda: [analyse(audit.detector, e, k) for e, k in pairs], args.repeat)
+    print(f"for scale, decoding and searching every exchange (what the workers do): "
+          f"{whole * 1000:.0f} ms")
     known_search(audit, batches, args.repeat)
     loose_phones(audit, batches, args.repeat)
     pattern_regexes(audit, batches, args.repeat)

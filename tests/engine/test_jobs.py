@@ -238,24 +238,35 @@ def test_check_jobs_2_gives_the_summary_of_jobs_1(tmp_path, monkeypatch):
 
 
 def test_a_worker_that_dies_leaves_its_batches_to_the_main_process(monkeypatch, tiny_batches):
-    """A worker killed mid-run (here it exits on its third upload): the pool is broken, the
-    main process analyses what the workers had and the rest; the report is unchanged."""
+    """A worker killed mid-run (here it exits on the first upload it analyses): the pool is
+    broken, the main process analyses what the workers had and the rest; the report is
+    unchanged."""
     import os
 
     case = dict(CASES)["captures/redmi-1s-2014"]
     alone, _ = _analyze(case, 1)
     parent = os.getpid()
     real = engine.analyse
-    seen = {"n": 0}
 
     def dying(detector, exchange, kept):
         if os.getpid() != parent:
-            seen["n"] += 1
-            if seen["n"] == 3:
-                os._exit(1)
+            os._exit(1)
         return real(detector, exchange, kept)
 
     monkeypatch.setattr(engine, "analyse", dying)
     shared, workers = _analyze(case, 2)
     assert workers.sent > 0 and workers.broken
+    assert shared == alone
+
+
+def test_where_fork_is_missing_workers_are_spawned_and_build_their_detector(monkeypatch):
+    """macOS and Windows start workers with `spawn`: nothing is inherited, each worker
+    builds the detector from the profile; the report is the same."""
+    import multiprocessing
+
+    monkeypatch.setattr(jobs, "_context", lambda: multiprocessing.get_context("spawn"))
+    case = dict(CASES)["captures/redmi-1s-2014"]
+    alone, _ = _analyze(case, 1)
+    shared, workers = _analyze(case, 2)
+    assert workers.sent > 0 and not workers.broken
     assert shared == alone

@@ -309,8 +309,8 @@ class LiveAnalysis:
             if not current.ready and code not in _KILLED:  # it could not start
                 self._start_failures += 1
             else:
-                place = current.last + 1
-                if place == self._death_at and place < self.spool.count:
+                place = current.last + 1  # never a record some process has finished
+                if place == self._death_at and self._acked < place < self.spool.count:
                     label = self._labels.pop(place, f"spool record {place}")
                     self._skipped[place] = f"{label} (the analysis process died on it twice)"
                 self._death_at = place

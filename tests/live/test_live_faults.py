@@ -62,6 +62,11 @@ def _analysis_pid(proxy: subprocess.Popen, *, not_this: int = 0, timeout: float 
     raise TimeoutError("no analysis process")
 
 
+def _printed(tmp: Path) -> int:
+    """How many upload lines the analysis has printed so far."""
+    return (tmp / "proxy.err").read_bytes().count(b"POST /v1/activate?n=")
+
+
 def _output(tmp: Path) -> str:
     return (tmp / "proxy.err").read_text() + (tmp / "proxy.out").read_text()
 
@@ -137,10 +142,15 @@ def test_killed_analysis_processes_lose_no_upload(kills: int, tmp_path: Path) ->
             send_uploads(uploads, origin, proxy_port=port)))
         try:
             sender.start()
-            pid = 0
+            pid, printed = 0, 0
+            deadline = time.monotonic() + 90
             for kill in range(kills):
-                while len(origin.received) < count * (kill + 1) // (kills + 1):
+                # spread over the uploads, each once the last new process has got going
+                while (len(origin.received) < count * (kill + 1) // (kills + 1)
+                       or _printed(tmp_path) <= printed):
+                    assert time.monotonic() < deadline, _output(tmp_path)
                     time.sleep(0.01)
+                printed = _printed(tmp_path)
                 pid = _analysis_pid(process, not_this=pid)
                 os.kill(pid, signal.SIGKILL)
             sender.join(120)

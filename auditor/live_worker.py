@@ -148,8 +148,8 @@ class _Process:
 class LiveAnalysis:
     """The proxy's handle on the analysis: spool, process, restarts and the final result.
 
-    `submit` is called on mitmproxy's event loop; `on_analysed` and `on_warning` are called
-    from a thread of this object's (the addon passes them on to the event loop)."""
+    `submit` is called on mitmproxy's event loop; `on_analysed` is called from a thread of
+    this object's (the addon passes it on to the event loop)."""
 
     settings: dict[str, Any]
     info: InputInfo
@@ -308,9 +308,11 @@ class LiveAnalysis:
                 return
             if not current.ready and code not in _KILLED:  # it could not start
                 self._start_failures += 1
-            else:
-                place = current.last + 1  # never a record some process has finished
-                if place == self._death_at and self._acked < place < self.spool.count:
+            elif current.ready:
+                # where it died: never a record some process has finished, nor the end
+                place = current.last + 1
+                if (place == self._death_at and self._acked < place < self.spool.count
+                        and place != self._finish_at):
                     label = self._labels.pop(place, f"spool record {place}")
                     self._skipped[place] = f"{label} (the analysis process died on it twice)"
                 self._death_at = place

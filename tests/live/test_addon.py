@@ -187,6 +187,14 @@ class _NativeCrash:
         return os._exit, (70,)
 
 
+def _upload_then_poison(tctx, auditor: Auditor, device: Path, policy: Path) -> None:
+    """A harmless upload, then a message that kills every analysis process reading it."""
+    tctx.configure(auditor, auditor_device=str(device), auditor_policy=[str(policy)])
+    _send(auditor, _upload(b"lang=en"))
+    auditor._service().submit(("uploads", "poison", 99, [_NativeCrash()]),
+                              "live#99 POST http://crash.example/")
+
+
 def _send(auditor: Auditor, flow) -> None:
     auditor.request(flow)
     flow.response = tutils.tresp()
@@ -226,10 +234,7 @@ def test_an_upload_no_analysis_process_survives_is_skipped_and_named(setup) -> N
     device, policy = setup
     auditor, _ = _auditor()
     with taddons.context(auditor) as tctx:
-        tctx.configure(auditor, auditor_device=str(device), auditor_policy=[str(policy)])
-        _send(auditor, _upload(b"lang=en"))
-        auditor._service().submit(("uploads", "poison", 99, [_NativeCrash()]),
-                                  "live#99 POST http://crash.example/")
+        _upload_then_poison(tctx, auditor, device, policy)
         _send(auditor, _upload(b"lang=de"))
         _done(tctx, auditor)
     result = auditor.result
@@ -249,10 +254,7 @@ def test_when_the_analysis_is_given_up_the_report_names_what_it_lacks(setup,
     monkeypatch.setattr(live_worker, "MAX_RESTARTS", 0)  # the first death ends the analysis
     auditor, _ = _auditor()
     with taddons.context(auditor) as tctx:
-        tctx.configure(auditor, auditor_device=str(device), auditor_policy=[str(policy)])
-        _send(auditor, _upload(b"lang=en"))
-        auditor._service().submit(("uploads", "poison", 99, [_NativeCrash()]),
-                                  "live#99 POST http://crash.example/")
+        _upload_then_poison(tctx, auditor, device, policy)
         deadline = time.monotonic() + 60
         while not auditor._analysis.given_up and time.monotonic() < deadline:
             time.sleep(0.02)

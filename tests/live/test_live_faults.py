@@ -16,16 +16,13 @@ from pathlib import Path
 
 import pytest
 from harness import (
-    DEVICE_YAML,
     HANDSET_UPLOADS,
-    POLICY_YAML,
     REPO,
     Origin,
     Upload,
-    auditor_proxy_command,
     free_port,
     send_uploads,
-    start,
+    start_auditor_proxy,
     stop,
 )
 
@@ -33,14 +30,8 @@ RULE = "no-identifiers-before-opt-in"
 
 
 def _proxy(tmp: Path, port: int) -> subprocess.Popen:
-    device, policy = tmp / "device.yaml", tmp / "policy.yaml"
-    device.write_text(DEVICE_YAML)
-    policy.write_text(POLICY_YAML)
-    return start([*auditor_proxy_command(), "--listen-host", "127.0.0.1", "--listen-port",
-                  str(port), "--confdir", str(tmp / "conf"), "--device", str(device),
-                  "--policy", str(policy), "--report", str(tmp / "report.json"),
-                  "--save", str(tmp / "flows.mitm"), "--set", "ssl_insecure=true"],
-                 port, tmp, "proxy")
+    return start_auditor_proxy(tmp, port, "--save", str(tmp / "flows.mitm"),
+                               "--set", "ssl_insecure=true")
 
 
 def _analysis_pid(proxy: subprocess.Popen, *, not_this: int = 0, timeout: float = 60) -> int:

@@ -224,3 +224,15 @@ def test_a_gzip_bomb_is_decoded_by_the_analysis_not_the_proxy(tmp_path: Path) ->
     assert any("live#1: gzip body would decode beyond the cap" in w
                for w in report["inputs"][0]["warnings"])
     assert report["summary"]["verdict"] == "fail"
+
+
+@pytest.mark.parametrize("args, text", [
+    (["--help"], "3  incomplete: uploads were seen but not analysed (live proxy)"),
+    (["proxy", "--help"], "3  stopped, but uploads were not analysed"),
+])
+def test_exit_code_3_is_documented_in_the_help(args: list[str], text: str) -> None:
+    cli = "import sys; from auditor.cli import main; sys.exit(main())"
+    run = subprocess.run([sys.executable, "-c", cli, *args], check=True, cwd=REPO,
+                         capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="100"))
+    assert text in run.stdout

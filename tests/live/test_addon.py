@@ -336,3 +336,27 @@ def test_a_body_is_decoded_in_the_analysis_never_in_the_hook(setup) -> None:
                         InputInfo(path="live", kind="live"), Console(file=io.StringIO()))
     (found,) = analysis.handle(("uploads", flow.id, 1, [exchange]))
     assert found.data_types == ("imei",)
+
+
+def test_a_spool_that_cannot_be_written_makes_the_report_incomplete(setup,
+                                                                     monkeypatch) -> None:
+    device, policy = setup
+    auditor, _ = _auditor()
+
+    def disk_full(self, record: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    with taddons.context(auditor) as tctx:
+        tctx.configure(auditor, auditor_device=str(device), auditor_policy=[str(policy)])
+        _send(auditor, _upload(b"imei=867203024182737"))
+        _analysed_all(auditor)
+        monkeypatch.setattr(live_worker.Spool, "_write_record", disk_full)
+        _send(auditor, _upload(b"imsi=460013728150946"))
+        _done(tctx, auditor)
+    result = auditor.result
+    assert result.exchanges == [] and result.incomplete == [
+        "the 1 uploads analysed before the analysis was given up",
+        "live#2 POST http://api.account.xiaomi.com/path"]
+    assert any("No space left on device); the analysis was given up" in w
+               for w in result.inputs[0].warnings)
+    assert json.loads(render(result, "json"))["summary"]["verdict"] == "incomplete"

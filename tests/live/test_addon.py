@@ -165,9 +165,15 @@ def test_websocket_dns_and_raw_messages_reach_the_engine(setup) -> None:
         ws.websocket.messages[-1].from_client = True
         auditor.websocket_message(ws)
         auditor.tcp_message(tflow.ttcpflow())  # last message is from the server
-        auditor.dns_request(tflow.tdnsflow())
+        query = tflow.tdnsflow(resp=True)
+        query.server_conn.peername = None  # not asked yet: known once it answers
+        auditor.dns_request(query)
+        query.server_conn.peername = ("192.0.2.53", 53)
+        auditor.dns_response(query)
         _done(tctx, auditor)
     assert [e.transport for e in auditor.result.exchanges] == ["ws", "dns"]
+    assert auditor.result.exchanges[1].server_ip == "192.0.2.53"
+    assert auditor.result.exchanges[1].bytes_down > 0
     assert auditor.info.warnings == []
 
 

@@ -69,6 +69,7 @@ class Auditor:
         # HTTP requests wait here for their flow's end: plain HTTP connects upstream only
         # after the request hook, and the server address must be in the exchange
         self._awaiting: dict[str, tuple[int, Exchange, http.HTTPFlow]] = {}
+        self._awaiting_dns: dict[str, dns.DNSFlow] = {}  # likewise, DNS queries
         # flows in analysis, to be marked: id -> [flow, last record, data types, rules]
         self._flows: dict[str, list[Any]] = {}
         self._records: collections.deque[tuple[int, str]] = collections.deque()
@@ -164,7 +165,15 @@ class Auditor:
         self._stream_message(f)
 
     def dns_request(self, f: dns.DNSFlow) -> None:
-        self._submit(f, lambda source: live.dns_exchanges(f, source=source))
+        """Handed over when answered (`dns_response`, `dns_error`): with the server asked."""
+        self._number(f.id)
+        self._awaiting_dns[f.id] = f
+
+    def dns_response(self, f: dns.DNSFlow) -> None:
+        self._hand_over_dns(f.id)
+
+    def dns_error(self, f: dns.DNSFlow) -> None:
+        self._hand_over_dns(f.id)
 
     def tls_failed_client(self, data: tls.TlsData) -> None:
         client = data.conn
@@ -195,6 +204,8 @@ class Auditor:
         self.info.last_time = time.time()
         for flow_id in list(self._awaiting):  # the request went out; its flow never ended
             self._hand_over(flow_id)
+        for flow_id in list(self._awaiting_dns):
+            self._hand_over_dns(flow_id)
         analysis = self._service()
         analysis.finish(self.info)
         started, told = time.monotonic(), False
@@ -232,6 +243,11 @@ class Auditor:
             self.info.warn(f"{exchange.source}: {exchange.request_line}: "
                            f"{exchange.notes[-1] if exchange.notes else 'no server address'}")
         self._submit(f, lambda source: [exchange], number=number)
+
+    def _hand_over_dns(self, flow_id: str) -> None:
+        f = self._awaiting_dns.pop(flow_id, None)
+        if f is not None:
+            self._submit(f, lambda source: live.dns_exchanges(f, source=source))
 
     def _stream_message(self, f: tcp.TCPFlow | udp.UDPFlow) -> None:
         message = f.messages[-1]

@@ -64,6 +64,7 @@ class Spool:
         self.folder = tempfile.mkdtemp(prefix="auditor-spool-")
         self.path = os.path.join(self.folder, "spool")
         self.count = 0
+        self.error = ""  # why a record could not be written (disk full...); none after it
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._write_all, name="auditor-spool",
@@ -98,13 +99,22 @@ class Spool:
             if isinstance(item, threading.Event):
                 item.set()
                 continue
+            if self.error:
+                continue  # a record is missing: the ones after it cannot be read in order
             try:
                 data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
             except Exception as e:  # noqa: BLE001  (the record numbers must stay in step)
                 data = pickle.dumps(("unspoolable", f"{type(e).__name__}: {e}"))
-            view = memoryview(len(data).to_bytes(_HEAD, "big") + data)
-            while view:  # a regular file takes it all at once, unless the disk is full
-                view = view[os.write(self._fd, view):]
+            try:
+                self._write_record(len(data).to_bytes(_HEAD, "big") + data)
+            except OSError as e:
+                logger.error("auditor: cannot write the spool %s: %s", self.path, e)
+                self.error = f"{self.path}: {e.strerror or e}"
+
+    def _write_record(self, record: bytes) -> None:
+        view = memoryview(record)
+        while view:  # a regular file takes it all at once, unless the disk is full
+            view = view[os.write(self._fd, view):]
 
 
 def read_spool(path: str, alive: Callable[[], bool]) -> Iterator[bytes]:
@@ -148,8 +158,8 @@ class _Process:
 class LiveAnalysis:
     """The proxy's handle on the analysis: spool, process, restarts and the final result.
 
-    `submit` is called on mitmproxy's event loop; `on_analysed` and `on_warning` are called
-    from a thread of this object's (the addon passes them on to the event loop)."""
+    `submit` is called on mitmproxy's event loop; `on_analysed` is called from a thread of
+    this object's (the addon passes it on to the event loop)."""
 
     settings: dict[str, Any]
     info: InputInfo
@@ -224,8 +234,27 @@ class LiveAnalysis:
 
     @property
     def finished(self) -> bool:
-        """The analysis has ended: with a result, or none could be made."""
+        """The analysis has ended: with a result, or none could be made (or it cannot end
+        because the spool could not be written: then it is given up here)."""
+        if self.spool.error and not self._finished.is_set():
+            self._abandon()
         return self._finished.is_set()
+
+    def _abandon(self) -> None:
+        """The spool lacks a record: what was analysed is lost with the process that must
+        stop; every upload is named, and the report is the empty fallback's."""
+        with self._lock:
+            if self._finished.is_set():
+                return
+            self.given_up = True
+            self.warnings.append(f"the spool could not be written ({self.spool.error}); the "
+                                 f"analysis was given up")
+            self._not_analysed.extend(self._labels.pop(n) for n in sorted(self._labels))
+            current, self._current = self._current, None
+            self._closed = True  # its end is expected, not a death to recover from
+            self._empty_result()
+        if current is not None:
+            _end(current.process)
 
     @property
     def busy(self) -> int:
@@ -308,9 +337,11 @@ class LiveAnalysis:
                 return
             if not current.ready and code not in _KILLED:  # it could not start
                 self._start_failures += 1
-            else:
+            elif current.ready:
+                # where it died: never a record some process has finished, nor the end
                 place = current.last + 1
-                if place == self._death_at and place < self.spool.count:
+                if (place == self._death_at and self._acked < place < self.spool.count
+                        and place != self._finish_at):
                     label = self._labels.pop(place, f"spool record {place}")
                     self._skipped[place] = f"{label} (the analysis process died on it twice)"
                 self._death_at = place

@@ -59,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the proxy until SIGINT or SIGTERM; 0 when done, 2 on bad options."""
+    """Run the proxy until SIGINT or SIGTERM; 0 when done, 2 on bad options, 3 when
+    uploads were not analysed (the report says INCOMPLETE)."""
     console = Console(stderr=True)
     try:
         return asyncio.run(_serve(args, console))

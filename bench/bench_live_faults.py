@@ -32,17 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "live"))
 
-from harness import (
-    DEVICE_YAML,
-    POLICY_YAML,
-    Origin,
-    Upload,
-    auditor_proxy_command,
-    free_port,
-    send_uploads,
-    start,
-    stop,
-)
+from harness import Origin, Upload, free_port, send_uploads, start_auditor_proxy, stop
 
 
 def gzip_bomb(size: int = 2_000_000) -> bytes:
@@ -50,16 +40,6 @@ def gzip_bomb(size: int = 2_000_000) -> bytes:
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)
     member = packer.compress(bytes(200 << 20)) + packer.flush()
     return member * (size // len(member))
-
-
-def proxy(folder: Path, port: int):
-    (folder / "device.yaml").write_text(DEVICE_YAML)
-    (folder / "policy.yaml").write_text(POLICY_YAML)
-    return start([*auditor_proxy_command(), "--listen-host", "127.0.0.1", "--listen-port",
-                  str(port), "--confdir", str(folder / "conf"),
-                  "--device", str(folder / "device.yaml"),
-                  "--policy", str(folder / "policy.yaml"),
-                  "--report", str(folder / "report.json")], port, folder, "proxy")
 
 
 def children(pid: int) -> list[int]:
@@ -117,7 +97,7 @@ def bench_bomb(bombs: int, seconds: float) -> None:
     bomb = gzip_bomb()
     with tempfile.TemporaryDirectory() as tmp, Origin() as origin:
         folder, port = Path(tmp), free_port()
-        process = proxy(folder, port)
+        process = start_auditor_proxy(folder, port)
         try:
             prober = Prober(origin, port)
             prober.start()
@@ -156,7 +136,7 @@ def bench_kills(uploads: int, kills: int) -> None:
               for n in range(uploads)]
     with tempfile.TemporaryDirectory() as tmp, Origin() as origin:
         folder, port = Path(tmp), free_port()
-        process = proxy(folder, port)
+        process = start_auditor_proxy(folder, port)
         sender = threading.Thread(target=send_uploads, args=(bodies, origin),
                                   kwargs={"proxy_port": port})
         started = time.perf_counter()

@@ -14,16 +14,12 @@ JUnit lay out; JSON fields into `json_report` with their meaning beside them. Th
 from __future__ import annotations
 
 import io
-import time
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.text import Text
 
 from auditor.model import Severity
-from auditor.report.common import data_label, destination_label, severity_of
-from auditor.report.mask import Masker
-from auditor.report.terminal import SEVERITY_STYLES, print_view
+from auditor.report.terminal import print_view
 from auditor.report.view import build_view
 
 if TYPE_CHECKING:
@@ -109,29 +105,3 @@ def format_for_path(path: str) -> str:
            if name.endswith(".pdf") else "")
     raise ValueError(f"{path}: cannot tell the report format from the file name; end it "
                      f"with one of {known}{pdf}")
-
-
-def live_line(hit: Any, destination: Any, *, reveal: bool = False) -> Text:
-    """One line for `auditor proxy`: time, host (+country), data, rule and severity."""
-    exchange = hit.exchange
-    observations = list(hit.observations)
-    masker = Masker([(o.value, o.data_type) for o in observations], reveal=reveal)
-    severity = str(severity_of(hit.rule.severity))
-    line = Text()
-    line.append(time.strftime("%H:%M:%S", time.localtime(exchange.time)), style="dim")
-    line.append("  ")
-    line.append(masker.text(exchange.host), style="bold")
-    label = destination_label(destination)
-    if label:
-        line.append(f" ({label})", style="dim")
-    values: dict[str, str] = {}
-    for o in observations:
-        values.setdefault(o.data_type, masker.value(o.value, o.data_type))
-    line.append("  ")
-    line.append(", ".join(f"{data_label(t)} {v}" for t, v in values.items()) or "-")
-    line.append("  ")
-    line.append(f"{hit.rule.id} [{severity}]", style=SEVERITY_STYLES.get(severity, ""))
-    consent = getattr(hit, "consent", "")
-    if consent:
-        line.append(f" {consent}", style="dim")
-    return line

@@ -284,6 +284,18 @@ def start(command: list[str], port: int, log_dir: Path, name: str, *,
     return process
 
 
+def start_auditor_proxy(folder: Path, port: int, *options: str) -> subprocess.Popen:
+    """`auditor proxy` on 127.0.0.1:`port` with the handset's device profile and policy
+    (written into `folder`), its report in `folder/report.json`, output in `folder`."""
+    (folder / "device.yaml").write_text(DEVICE_YAML)
+    (folder / "policy.yaml").write_text(POLICY_YAML)
+    return start([*auditor_proxy_command(), "--listen-host", "127.0.0.1", "--listen-port",
+                  str(port), "--confdir", str(folder / "conf"),
+                  "--device", str(folder / "device.yaml"),
+                  "--policy", str(folder / "policy.yaml"),
+                  "--report", str(folder / "report.json"), *options], port, folder, "proxy")
+
+
 def stop(process: subprocess.Popen, sig: int = signal.SIGINT, *, timeout: float = 30,
          group: bool = False) -> int:
     """Ask the process (`group`: its whole process group, as Ctrl-C in a terminal does) to

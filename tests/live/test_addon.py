@@ -165,9 +165,15 @@ def test_websocket_dns_and_raw_messages_reach_the_engine(setup) -> None:
         ws.websocket.messages[-1].from_client = True
         auditor.websocket_message(ws)
         auditor.tcp_message(tflow.ttcpflow())  # last message is from the server
-        auditor.dns_request(tflow.tdnsflow())
+        query = tflow.tdnsflow(resp=True)
+        query.server_conn.peername = None  # not asked yet: known once it answers
+        auditor.dns_request(query)
+        query.server_conn.peername = ("192.0.2.53", 53)
+        auditor.dns_response(query)
         _done(tctx, auditor)
     assert [e.transport for e in auditor.result.exchanges] == ["ws", "dns"]
+    assert auditor.result.exchanges[1].server_ip == "192.0.2.53"
+    assert auditor.result.exchanges[1].bytes_down > 0
     assert auditor.info.warnings == []
 
 
@@ -185,6 +191,14 @@ class _NativeCrash:
 
     def __reduce__(self):
         return os._exit, (70,)
+
+
+def _upload_then_poison(tctx, auditor: Auditor, device: Path, policy: Path) -> None:
+    """A harmless upload, then a message that kills every analysis process reading it."""
+    tctx.configure(auditor, auditor_device=str(device), auditor_policy=[str(policy)])
+    _send(auditor, _upload(b"lang=en"))
+    auditor._service().submit(("uploads", "poison", 99, [_NativeCrash()]),
+                              "live#99 POST http://crash.example/")
 
 
 def _send(auditor: Auditor, flow) -> None:
@@ -226,10 +240,7 @@ def test_an_upload_no_analysis_process_survives_is_skipped_and_named(setup) -> N
     device, policy = setup
     auditor, _ = _auditor()
     with taddons.context(auditor) as tctx:
-        tctx.configure(auditor, auditor_device=str(device), auditor_policy=[str(policy)])
-        _send(auditor, _upload(b"lang=en"))
-        auditor._service().submit(("uploads", "poison", 99, [_NativeCrash()]),
-                                  "live#99 POST http://crash.example/")
+        _upload_then_poison(tctx, auditor, device, policy)
         _send(auditor, _upload(b"lang=de"))
         _done(tctx, auditor)
     result = auditor.result
@@ -249,10 +260,7 @@ def test_when_the_analysis_is_given_up_the_report_names_what_it_lacks(setup,
     monkeypatch.setattr(live_worker, "MAX_RESTARTS", 0)  # the first death ends the analysis
     auditor, _ = _auditor()
     with taddons.context(auditor) as tctx:
-        tctx.configure(auditor, auditor_device=str(device), auditor_policy=[str(policy)])
-        _send(auditor, _upload(b"lang=en"))
-        auditor._service().submit(("uploads", "poison", 99, [_NativeCrash()]),
-                                  "live#99 POST http://crash.example/")
+        _upload_then_poison(tctx, auditor, device, policy)
         deadline = time.monotonic() + 60
         while not auditor._analysis.given_up and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -334,3 +342,27 @@ def test_a_body_is_decoded_in_the_analysis_never_in_the_hook(setup) -> None:
                         InputInfo(path="live", kind="live"), Console(file=io.StringIO()))
     (found,) = analysis.handle(("uploads", flow.id, 1, [exchange]))
     assert found.data_types == ("imei",)
+
+
+def test_a_spool_that_cannot_be_written_makes_the_report_incomplete(setup,
+                                                                     monkeypatch) -> None:
+    device, policy = setup
+    auditor, _ = _auditor()
+
+    def disk_full(self, record: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    with taddons.context(auditor) as tctx:
+        tctx.configure(auditor, auditor_device=str(device), auditor_policy=[str(policy)])
+        _send(auditor, _upload(b"imei=867203024182737"))
+        _analysed_all(auditor)
+        monkeypatch.setattr(live_worker.Spool, "_write_record", disk_full)
+        _send(auditor, _upload(b"imsi=460013728150946"))
+        _done(tctx, auditor)
+    result = auditor.result
+    assert result.exchanges == [] and result.incomplete == [
+        "the 1 uploads analysed before the analysis was given up",
+        "live#2 POST http://api.account.xiaomi.com/path"]
+    assert any("No space left on device); the analysis was given up" in w
+               for w in result.inputs[0].warnings)
+    assert json.loads(render(result, "json"))["summary"]["verdict"] == "incomplete"

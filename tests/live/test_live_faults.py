@@ -16,16 +16,13 @@ from pathlib import Path
 
 import pytest
 from harness import (
-    DEVICE_YAML,
     HANDSET_UPLOADS,
-    POLICY_YAML,
     REPO,
     Origin,
     Upload,
-    auditor_proxy_command,
     free_port,
     send_uploads,
-    start,
+    start_auditor_proxy,
     stop,
 )
 
@@ -33,14 +30,8 @@ RULE = "no-identifiers-before-opt-in"
 
 
 def _proxy(tmp: Path, port: int) -> subprocess.Popen:
-    device, policy = tmp / "device.yaml", tmp / "policy.yaml"
-    device.write_text(DEVICE_YAML)
-    policy.write_text(POLICY_YAML)
-    return start([*auditor_proxy_command(), "--listen-host", "127.0.0.1", "--listen-port",
-                  str(port), "--confdir", str(tmp / "conf"), "--device", str(device),
-                  "--policy", str(policy), "--report", str(tmp / "report.json"),
-                  "--save", str(tmp / "flows.mitm"), "--set", "ssl_insecure=true"],
-                 port, tmp, "proxy")
+    return start_auditor_proxy(tmp, port, "--save", str(tmp / "flows.mitm"),
+                               "--set", "ssl_insecure=true")
 
 
 def _analysis_pid(proxy: subprocess.Popen, *, not_this: int = 0, timeout: float = 60) -> int:
@@ -60,6 +51,11 @@ def _analysis_pid(proxy: subprocess.Popen, *, not_this: int = 0, timeout: float 
                 return int(entry.name)
         time.sleep(0.02)
     raise TimeoutError("no analysis process")
+
+
+def _printed(tmp: Path) -> int:
+    """How many upload lines the analysis has printed so far."""
+    return (tmp / "proxy.err").read_bytes().count(b"POST /v1/activate?n=")
 
 
 def _output(tmp: Path) -> str:
@@ -137,10 +133,15 @@ def test_killed_analysis_processes_lose_no_upload(kills: int, tmp_path: Path) ->
             send_uploads(uploads, origin, proxy_port=port)))
         try:
             sender.start()
-            pid = 0
+            pid, printed = 0, 0
+            deadline = time.monotonic() + 90
             for kill in range(kills):
-                while len(origin.received) < count * (kill + 1) // (kills + 1):
+                # spread over the uploads, each once the last new process has got going
+                while (len(origin.received) < count * (kill + 1) // (kills + 1)
+                       or _printed(tmp_path) <= printed):
+                    assert time.monotonic() < deadline, _output(tmp_path)
                     time.sleep(0.01)
+                printed = _printed(tmp_path)
                 pid = _analysis_pid(process, not_this=pid)
                 os.kill(pid, signal.SIGKILL)
             sender.join(120)
@@ -223,3 +224,15 @@ def test_a_gzip_bomb_is_decoded_by_the_analysis_not_the_proxy(tmp_path: Path) ->
     assert any("live#1: gzip body would decode beyond the cap" in w
                for w in report["inputs"][0]["warnings"])
     assert report["summary"]["verdict"] == "fail"
+
+
+@pytest.mark.parametrize("args, text", [
+    (["--help"], "3  incomplete: uploads were seen but not analysed (live proxy)"),
+    (["proxy", "--help"], "3  stopped, but uploads were not analysed"),
+])
+def test_exit_code_3_is_documented_in_the_help(args: list[str], text: str) -> None:
+    cli = "import sys; from auditor.cli import main; sys.exit(main())"
+    run = subprocess.run([sys.executable, "-c", cli, *args], check=True, cwd=REPO,
+                         capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="100"))
+    assert text in run.stdout

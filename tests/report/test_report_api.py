@@ -9,8 +9,9 @@ import pytest
 from report_samples import CN, IMEI, LAN, RULES
 
 from auditor.model import Exchange, Observation, Severity
-from auditor.report import FORMATS, format_for_path, live_line, render
+from auditor.report import FORMATS, format_for_path, render
 from auditor.report.common import destination_label
+from auditor.report.live import upload_line
 
 
 @pytest.mark.parametrize(("path", "fmt"), [
@@ -49,15 +50,16 @@ class Hit:
 def test_live_line() -> None:
     moment = 1406887200.4
     exchange = Exchange(id=2, time=moment, client="", server="42.62.48.210:80",
-                        host="api.account.xiaomi.com", transport="http")
-    hit = Hit(RULES[1], exchange, (Observation(2, "imei", "query", "imei", ("plain",), "known",
-                                               IMEI),), "before-opt-in")
-    line = live_line(hit, CN).plain
+                        host="api.account.xiaomi.com", transport="http", method="GET",
+                        url=f"http://api.account.xiaomi.com/v1/check?imei={IMEI}")
+    seen = (Observation(2, "imei", "query", "imei", ("plain",), "known", IMEI),)
+    hit = Hit(RULES[1], exchange, seen, "before-opt-in")
+    line = upload_line(exchange, seen, [hit], CN).plain
     assert line.startswith(time.strftime("%H:%M:%S", time.localtime(moment)) + "  ")
     assert "api.account.xiaomi.com (CN, AS4808" in line
-    assert "IMEI 86720302*****37" in line and IMEI not in line
+    assert "GET /v1/check?imei=86720302*****37  IMEI  " in line and IMEI not in line
     assert "no-identifiers-before-opt-in [high]" in line and "before-opt-in" in line
-    assert IMEI in live_line(hit, None, reveal=True).plain
+    assert IMEI in upload_line(exchange, seen, [hit], None, reveal=True).plain
     assert Severity.HIGH == RULES[1].severity
 
 

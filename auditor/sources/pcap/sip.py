@@ -75,7 +75,10 @@ def _content_length(head: bytes) -> int:
 
 
 def sip_exchange(ctx: CaptureContext, ends: Endpoints, request: SipRequest, time: float,
-                 packet: int, status: int | None = None, bytes_down: int = 0) -> Exchange:
+                 packet: int, status: int | None = None, bytes_down: int = 0,
+                 last_packet: int = 0) -> Exchange:
+    """`packet`/`last_packet`: the frames of the request's first and last byte (one
+    datagram over UDP: the same frame)."""
     host = _URI_HOST.match(request.uri) if request.uri.startswith("sip") else None
     return Exchange(
         id=0, time=time, client=ends.client, server=ends.server,
@@ -83,7 +86,8 @@ def sip_exchange(ctx: CaptureContext, ends: Endpoints, request: SipRequest, time
         method=request.method, url=request.uri, headers=tuple(request.headers),
         body=request.body, source=f"{ctx.path}#pkt {packet}", bytes_up=request.size,
         bytes_down=bytes_down, status=status, server_ip=ends.server_ip, end_time=time,
-        notes=tuple(request.notes), incomplete=request.incomplete)
+        notes=tuple(request.notes), incomplete=request.incomplete,
+        frames=(packet, max(last_packet, packet)))
 
 
 def _transaction(message: bytes) -> tuple[bytes, bytes]:
@@ -145,26 +149,27 @@ class SipHandler:
     def __init__(self, ctx: CaptureContext, ends: Endpoints) -> None:
         self.ctx, self.ends = ctx, ends
         self.up, self.down = _SipStream(self, True), _SipStream(self, False)
-        self.waiting: list[tuple[SipRequest, float, int, list[int]]] = []  # unanswered
+        # unanswered: (request, time and frame of its first byte, frame of its last, bytes down)
+        self.waiting: list[tuple[SipRequest, float, int, int, list[int]]] = []
 
-    def request(self, request: SipRequest, time: float, packet: int) -> None:
-        self.waiting.append((request, time, packet, [0]))
+    def request(self, request: SipRequest, time: float, packet: int, last: int) -> None:
+        self.waiting.append((request, time, packet, last, [0]))
 
     def response(self, status: int, size: int) -> None:
         if not self.waiting:
             return
-        request, time, packet, down = self.waiting[0]
+        request, time, packet, last, down = self.waiting[0]
         down[0] += size
         if status >= 200:
             self.waiting.pop(0)
             self.ctx.out.append(sip_exchange(self.ctx, self.ends, request, time, packet,
-                                             status, down[0]))
+                                             status, down[0], last))
 
     def close(self) -> None:
         self.up.close()
-        for request, time, packet, down in self.waiting:
+        for request, time, packet, last, down in self.waiting:
             self.ctx.out.append(sip_exchange(self.ctx, self.ends, request, time, packet,
-                                             None, down[0]))
+                                             None, down[0], last))
         self.waiting.clear()
 
 
@@ -173,6 +178,7 @@ class _SipStream(ReadsEverything):
         self.handler, self.upward = handler, upward
         self.buf = bytearray()
         self.start = (0.0, 0)  # time and packet of buf[0]
+        self.last = 0  # the packet of the latest bytes
         self.broken = False
 
     def data(self, chunk: bytes, time: float, packet: int) -> None:
@@ -180,6 +186,7 @@ class _SipStream(ReadsEverything):
             return
         if not self.buf:
             self.start = (time, packet)
+        self.last = packet
         self.buf += chunk
         while self.buf:
             end = _HEAD_END.search(self.buf)
@@ -205,7 +212,7 @@ class _SipStream(ReadsEverything):
         if self.upward:
             request = parse_request(message)
             if request is not None:
-                self.handler.request(request, *self.start)
+                self.handler.request(request, *self.start, self.last)
         else:
             status = _STATUS_LINE.match(message)
             if status:
@@ -226,7 +233,7 @@ class _SipStream(ReadsEverything):
                 request.notes.append(f"gap: {missing} bytes of the upload missing at stream "
                                      f"offset {offset}; the request is incomplete")
                 request.incomplete = True
-                self.handler.request(request, *self.start)
+                self.handler.request(request, *self.start, self.last)
         self.broken = True
         self.buf.clear()
 
@@ -236,5 +243,5 @@ class _SipStream(ReadsEverything):
             if request is not None:
                 request.notes.append("the connection ended before the request was complete")
                 request.incomplete = True
-                self.handler.request(request, *self.start)
+                self.handler.request(request, *self.start, self.last)
             self.buf.clear()

@@ -75,7 +75,8 @@ def _verdict_panel(view: ReportView) -> Panel:
     if view.totals is not None and view.findings:
         lines.append(Text(f"checked: {view.totals.sentence}", style="dim"))
     return Panel(Group(*lines, context), title="handset-auditor",
-                 title_align="left", border_style="red" if failed else "green")
+                 title_align="left", border_style="red" if failed else
+                 "yellow" if view.verdict == "INCOMPLETE" else "green")
 
 
 def _findings_table(view: ReportView, width: int) -> Table:

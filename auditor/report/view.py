@@ -58,6 +58,10 @@ def headline(result: AuditResult, findings: list[Finding], masker: Masker) -> st
     start = result.start_time
     if not findings:
         checked = f"{counts_of(result).sentence} checked"
+        missing = getattr(result, "incomplete", ())
+        if missing:  # INCOMPLETE: never a sentence that reads as a clean result
+            return (f"The analysis is incomplete: {plural(len(missing), 'upload')} seen but not "
+                    f"analysed (listed in the report); no finding among the {checked}.")
         if result.suppressed:
             return (f"No new finding: {plural(len(result.suppressed), 'finding')} baselined or "
                     f"suppressed, none other; {checked}.")

@@ -218,7 +218,11 @@ def test_analysis_runs_in_a_process_of_its_own_whose_death_loses_nothing(setup) 
         process = auditor._analysis._current.process
         assert process.pid != os.getpid()
         process.kill()  # what it had analysed dies with it; the spool does not
-        process.join(10)
+        # the analysis's own reader thread reaps it (a second join here would race it for
+        # the exit code): wait until it has noticed
+        deadline = time.monotonic() + 10
+        while auditor._analysis._current is process and time.monotonic() < deadline:
+            time.sleep(0.01)
         second = _upload(b"imsi=460013728150946")
         _send(auditor, second)
         _done(tctx, auditor)

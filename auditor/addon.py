@@ -115,6 +115,11 @@ class Auditor:
                 self._fallback = build_audit(**settings)
             except InputError as e:
                 raise exceptions.OptionsError(str(e)) from None
+            if self._fallback.opt_in_offset is not None or self._fallback.opt_in_frame is not None:
+                raise exceptions.OptionsError(
+                    f"--opt-in-at {settings['opt_in_at']}: +SECONDS and frame:N count within a "
+                    f"capture file; live, give a time with its zone (2026-12-06T15:04:05Z) or "
+                    f"mark the moment with Enter, kill -USR1 or :auditor.opt_in")
             self._settings = settings
             old, self._analysis = self._analysis, None
             if old is not None:

@@ -64,6 +64,15 @@ def test_a_missing_device_profile_stops_mitmproxy_naming_the_file(tmp_path: Path
         tctx.configure(auditor, auditor_device=missing)
 
 
+@pytest.mark.parametrize("when", ["+5", "frame:3"])
+def test_capture_relative_opt_in_times_are_refused_live(when) -> None:
+    """+SECONDS and frame:N count within a capture file; a live session has neither."""
+    auditor, _ = _auditor()
+    with taddons.context(auditor) as tctx, pytest.raises(exceptions.OptionsError,
+                                                         match="live, give a time"):
+        tctx.configure(auditor, auditor_opt_in_at=when)
+
+
 def test_a_report_path_without_known_format_is_refused(setup) -> None:
     auditor, _ = _auditor()
     with taddons.context(auditor) as tctx, pytest.raises(exceptions.OptionsError):

@@ -582,11 +582,34 @@ def cmd_rules_show(args: argparse.Namespace) -> int:
     print(f"  data: {', '.join(sorted(rule.data))}")
     print(f"  consent: {rule.consent}  transport: {rule.transport}  encoding: {rule.encoding}  "
           f"match: {rule.match}")
+    for block, conditions in (("to", rule.to), ("from", rule.sender)):
+        shown = _conditions_text(conditions)
+        if shown:
+            print(f"  {block}: {shown}")
     if rule.description:
         print(f"\n  {rule.description.strip()}")
     for ref in rule.references:
         print(f"  see {ref}")
     return ExitCode.OK
+
+
+def _conditions_text(conditions) -> str:
+    """A rule's `to:` or `from:` block as written (`countries: CN, not_hosts: *.mi.com`)."""
+    import dataclasses
+
+    parts = []
+    for f in dataclasses.fields(conditions):
+        value = getattr(conditions, f.name)
+        if value in (None, (), frozenset()):
+            continue
+        if f.name == "third_party_of":
+            parts.append("a third party (not the declaring app's own: "
+                         f"{', '.join(value) or 'none named'})")
+            continue
+        shown = ", ".join(sorted(value)) if isinstance(value, frozenset) else \
+            ", ".join(value) if isinstance(value, tuple) else str(value)
+        parts.append(f"{f.name}: {shown}")
+    return "; ".join(parts)
 
 
 def cmd_rules_validate(args: argparse.Namespace) -> int:

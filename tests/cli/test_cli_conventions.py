@@ -189,3 +189,13 @@ def test_rules_validate_checks_an_organisation_map_as_one(tmp_path):
     done = run("rules", "validate", str(bad))
     assert done.returncode == 2
     assert f"{bad}:4: unknown key 'domainz'" in done.stderr
+
+
+def test_rules_show_prints_the_to_and_from_conditions():
+    shown = run("rules", "show", "--policy", "rules/examples/eu-only.yaml",
+                "no-identifiers-outside-eu")
+    assert shown.returncode == 0
+    assert "  to: not_countries: AT, BE," in shown.stdout
+    shown = run("rules", "show", "--policy", "captures/pcapdroid-apps/policy.yaml",
+                "browser-sends-ad-id")
+    assert "  from: apps: com.android.chrome, Chrome" in shown.stdout

@@ -70,11 +70,11 @@ def _attribution(view: ReportView) -> list[str]:
     """Findings per app, and where the names of apps, SDKs and organisations came from."""
     out: list[str] = []
     if view.apps:
-        out += ["### Apps", "", "| app | uploads | findings |", "|---|---:|---:|"]
+        out += ["", "### Apps", "", "| app | uploads | findings |", "|---|---:|---:|"]
         out += [f"| {md(app)} | {uploads} | {findings} |" for app, uploads, findings in view.apps]
         out.append("")
     if view.attribution:
-        out += ["### Attribution sources", ""]
+        out += ["", "### Attribution sources", ""]
         out += [f"- {md(line)}" for line in view.attribution]
         out.append("")
     return out

@@ -118,3 +118,17 @@ def test_an_apps_fingerprint_does_not_depend_on_its_uid():
     without = build_findings([Hit(rule, replace(base, app=None), (seen,), "before-opt-in")],
                              [base])[0].fingerprint
     assert len(prints) == 1 and without not in prints
+
+
+def test_an_unreadable_pcapdroid_block_is_a_warning_and_the_uid_stays(tmp_path):
+    data = bytearray(PCAPNG.read_bytes())
+    at = data.find(struct.pack("<II", 0xBAD, 0)[:4])  # the first custom block
+    assert at > 0
+    struct.pack_into("<H", data, at + 12, 7)  # its version: 7
+    damaged = tmp_path / "damaged.pcapng"
+    damaged.write_bytes(bytes(data))
+    info, exchanges = open_capture(str(damaged), keylogs=[], progress=None)
+    apps = {e.app for e in exchanges if e.host == "api.weather.example"}
+    assert apps == {App(uid=10123, source="PCAPdroid pcapng packet comment")}
+    assert any(f"custom block at offset {at}: PCAPdroid block version 7" in w
+               for w in info.warnings)

@@ -47,12 +47,14 @@ def render_markdown(view: ReportView) -> str:
     if view.reveal:
         out += ["**⚠ This report contains personal data unmasked.**", ""]
     if view.findings:
-        out.append("| id | severity | rule | host | destination | data | exchanges | consent |")
-        out.append("|---|---|---|---|---|---|---:|---|")
+        apps = any(f.app for f in view.findings)  # a column only when the capture names apps
+        out.append("| id | severity | rule | host | destination | data | exchanges | consent |"
+                   + (" app |" if apps else ""))
+        out.append("|---|---|---|---|---|---|---:|---|" + ("---|" if apps else ""))
         for f in view.findings:
             out.append(f"| {f.id} | {f.severity} | {md(f.rule)} | {md(f.host)} | "
                        f"{md(f.destination)} | {md(', '.join(f.data_types))} | {f.exchanges} "
-                       f"| {f.consent} |")
+                       f"| {f.consent} |" + (f" {md(f.app)} |" if apps else ""))
         out.append("")
         for f in view.findings:
             out += _evidence(f)

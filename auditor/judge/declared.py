@@ -81,8 +81,8 @@ class Declaration:
     @property
     def description(self) -> str:
         """For reports: the file, its hash, the store and the app."""
-        app = f" for {' / '.join(self.app)}" if self.app else ""
-        return f"{self.path} ({_STORE_LABELS[self.store]}{app}), SHA-256 {self.sha256}"
+        app = f", for {' / '.join(self.app)}" if self.app else ""
+        return f"{self.path} ({self.store}{app}), SHA-256 {self.sha256}"
 
     def rules(self) -> list[Rule]:
         """The rules this declaration sets for the uploads of its app."""

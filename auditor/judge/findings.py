@@ -43,6 +43,9 @@ def build_findings(hits: list[Hit], exchanges: list[Exchange]) -> list[Finding]:
     for hit in hits:
         app = hit.exchange.app.label if hit.exchange.app is not None else ""
         groups.setdefault((hit.rule.id, hit.exchange.host, hit.consent, app), []).append(hit)
+    # the app in a fingerprint is its package or name: a uid differs from phone to phone
+    stable = {h.exchange.app.label: h.exchange.app.package or h.exchange.app.name
+              or h.exchange.app.label for h in hits if h.exchange.app is not None}
     drafts = []
     for (rule_id, host, consent, app), group in groups.items():
         group.sort(key=lambda h: (h.exchange.time, arrival.get(h.exchange.id, 0)))
@@ -58,7 +61,8 @@ def build_findings(hits: list[Hit], exchanges: list[Exchange]) -> list[Finding]:
             description=rule.description, references=rule.references,
             policy_file=rule.policy_file,
             fingerprint=fingerprint(rule_id, host, data_types,
-                                    ((o.where, o.key) for o in observations), app),
+                                    ((o.where, o.key) for o in observations),
+                                    stable.get(app, "")),
             severity_note=severity_note,
             app=app,
         ))

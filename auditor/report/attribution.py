@@ -93,7 +93,7 @@ def source_lines(result: AuditResult) -> list[str]:
     facts = sources(result)
     lines = []
     for item in facts["app_metadata"]:
-        lines.append(f"Apps: {item['source']} in {item['input']}")
+        lines.append(f"App metadata: {item['source']} in {item['input']}")
     tracker_list = facts["tracker_list"]
     if tracker_list:
         lines.append(f"SDKs: {tracker_list['version']} ({tracker_list['trackers']} trackers, "

@@ -52,20 +52,19 @@ def render_markdown(view: ReportView) -> str:
     if view.totals is not None:
         out += [f"Checked: {md(view.totals.sentence)}.", ""]
     if view.findings:
-        out.append("| id | severity | rule | host | destination | sent | uploads | consent |")
-        out.append("|---|---|---|---|---|---|---|---|")
+        apps = any(f.app for f in view.findings)  # a column only when the capture names apps
+        out.append("| id | severity | rule | host | destination | sent | uploads | consent |"
+                   + (" app |" if apps else ""))
+        out.append("|---|---|---|---|---|---|---|---|" + ("---|" if apps else ""))
         for f in view.findings:
             uploads = ", ".join(f"#{i}" for i in f.exchange_ids)
             out.append(f"| {f.id} | {f.severity} | {md(f.rule)} | {md(f.host)} | "
                        f"{md(f.destination)} | {md(f.subject or ', '.join(f.data_types))} | "
-                       f"{uploads} | {f.consent} |")
+                       f"{uploads} | {f.consent} |" + (f" {md(f.app)} |" if apps else ""))
         out.append("")
-        # who sent it and who got it, where the capture and the lists say so
-        out += [f"- {f.id}: " + " · ".join(f"{label} {md(value)}" for label, value
-                                          in (("app:", f.app), ("receiver:", f.receiver))
-                                          if value)
-                for f in view.findings if f.app or f.receiver]
-        if any(f.app or f.receiver for f in view.findings):
+        # who got it: the organisation, SDKs and the source that named them
+        out += [f"- {f.id} receiver: {md(f.receiver)}" for f in view.findings if f.receiver]
+        if any(f.receiver for f in view.findings):
             out.append("")
     out += _rules(view)
     for x in view.exchanges:
@@ -85,11 +84,11 @@ def _attribution(view: ReportView) -> list[str]:
     """Findings per app, and where the names of apps, SDKs and organisations came from."""
     out: list[str] = []
     if view.apps:
-        out += ["### Apps", "", "| app | uploads | findings |", "|---|---:|---:|"]
+        out += ["", "### Apps", "", "| app | uploads | findings |", "|---|---:|---:|"]
         out += [f"| {md(app)} | {uploads} | {findings} |" for app, uploads, findings in view.apps]
         out.append("")
     if view.attribution:
-        out += ["### Attribution sources", ""]
+        out += ["", "### Attribution sources", ""]
         out += [f"- {md(line)}" for line in view.attribution]
         out.append("")
     return out

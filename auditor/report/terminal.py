@@ -87,6 +87,9 @@ def _findings_table(view: ReportView, width: int) -> Table:
     columns = [("id", 0), ("severity", 0), ("rule", 3), ("host", 3)]
     if wide:
         columns += [("country", 0), ("data", 3), ("#", 0), ("opt-in", 0)]
+    apps = wide and any(f.app for f in view.findings)  # only when the capture names apps
+    if apps:
+        columns.append(("app", 2))
     for name, ratio in columns:
         table.add_column(name, ratio=ratio or None, overflow="fold", no_wrap=not ratio)
     # rule ids are copied into expect.yaml and suppressions: never cut or folded
@@ -99,6 +102,8 @@ def _findings_table(view: ReportView, width: int) -> Table:
         if wide:
             cells += [Text(f.country), Text(", ".join(f.data_types)), Text(str(f.exchanges)),
                       Text(f.consent.removesuffix("-opt-in"))]
+        if apps:
+            cells.append(Text(f.app))
         table.add_row(*cells)
     return table
 

@@ -67,5 +67,4 @@ if __name__ == "__main__":
     write_pcap(plain, HERE / "capture.pcap", by_ip, by_name)
     fixtures = HERE.parent.parent / "tests" / "fixtures" / "pcap"
     write_pcapng(plain, fixtures / "pcapdroid.pcapng", by_ip, by_name)
-    write_pcap(plain, fixtures / "pcapdroid.pcap", by_ip, by_name)
     print(f"wrote {HERE / 'capture.pcap'}, {fixtures / 'pcapdroid.pcapng'}")

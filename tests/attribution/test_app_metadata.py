@@ -95,3 +95,40 @@ def test_pcapdroids_own_dissector_reads_the_fixtures_as_the_auditor_does(tmp_pat
         rows = {tuple(line.split("\t")) for line in out.splitlines() if line}
         assert rows == ({("10123", "Weather"), ("10087", "Chrome")} if path == PCAP else
                         {("10123", "com.example.weather"), ("10087", "com.android.chrome")})
+
+
+def test_an_apps_fingerprint_does_not_depend_on_its_uid():
+    from dataclasses import replace
+
+    from auditor.judge import Hit, build_findings
+    from auditor.judge.rules import Rule
+    from auditor.model import Exchange, Observation, Severity
+
+    rule = Rule(id="r", title="t", severity=Severity.HIGH, description="",
+                data=frozenset({"imei"}))
+    base = Exchange(id=1, time=1.0, client="", server="", host="h.example", transport="http",
+                    app=App(uid=10123, package="com.example.weather", name="Weather"))
+    seen = Observation(exchange=1, data_type="imei", where="query", key="imei",
+                       encodings=("plain",), match="known", value="1")
+    prints = set()
+    for uid in (10123, 10999):
+        exchange = replace(base, app=replace(base.app, uid=uid))
+        finding, = build_findings([Hit(rule, exchange, (seen,), "before-opt-in")], [exchange])
+        prints.add(finding.fingerprint)
+    without = build_findings([Hit(rule, replace(base, app=None), (seen,), "before-opt-in")],
+                             [base])[0].fingerprint
+    assert len(prints) == 1 and without not in prints
+
+
+def test_an_unreadable_pcapdroid_block_is_a_warning_and_the_uid_stays(tmp_path):
+    data = bytearray(PCAPNG.read_bytes())
+    at = data.find(struct.pack("<II", 0xBAD, 0)[:4])  # the first custom block
+    assert at > 0
+    struct.pack_into("<H", data, at + 12, 7)  # its version: 7
+    damaged = tmp_path / "damaged.pcapng"
+    damaged.write_bytes(bytes(data))
+    info, exchanges = open_capture(str(damaged), keylogs=[], progress=None)
+    apps = {e.app for e in exchanges if e.host == "api.weather.example"}
+    assert apps == {App(uid=10123, source="PCAPdroid pcapng packet comment")}
+    assert any(f"custom block at offset {at}: PCAPdroid block version 7" in w
+               for w in info.warnings)

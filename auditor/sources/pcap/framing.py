@@ -232,9 +232,14 @@ def _pcapng_frames(path: str, info: InputInfo, r: _Buffered,
         elif block_type == _IDB:
             section.interfaces.append(_interface(section.endian, body))
         elif (block_type & 0xBFFFFFFF) == CUSTOM_BLOCK and apps is not None:
-            mapping = uid_map_block(body, section.endian)
-            if mapping is not None:
-                apps.learn(*mapping)
+            try:
+                mapping = uid_map_block(body, section.endian)
+            except ValueError as e:
+                info.warn(f"{path}: custom block at offset {start}: {e}; skipped (the "
+                          f"packets of its app are listed with their uid only)")
+            else:
+                if mapping is not None:
+                    apps.learn(*mapping)
         elif block_type == _DSB and on_secrets is not None and len(body) >= 8:
             kind, size = struct.unpack(section.endian + "II", body[:8])
             on_secrets(kind, body[8:8 + size], f"{path}: secrets block at offset {start}")

@@ -66,13 +66,19 @@ def trailer_app(buf: bytes, start: int, end: int) -> App | None:
 
 def uid_map_block(body: bytes, endian: str) -> tuple[int, str, str] | None:
     """(uid, package, app name) of a PCAPdroid UID-map custom block (body after the block
-    type and length), or None for another custom block."""
+    type and length), or None for another vendor's custom block. Raises ValueError for a
+    PCAPdroid block this reader cannot read (another version or type, cut short)."""
+    if len(body) < 4 or struct.unpack_from(endian + "I", body, 0)[0] != PCAPDROID_PEN:
+        return None
     if len(body) < 14:
-        return None
-    pen, version, kind = struct.unpack_from(endian + "IHB", body, 0)
-    if pen != PCAPDROID_PEN or version != 1 or kind != _UID_MAP:
-        return None
+        raise ValueError("a PCAPdroid block cut short")
+    _, version, kind = struct.unpack_from(endian + "IHB", body, 0)
+    if version != 1 or kind != _UID_MAP:
+        raise ValueError(f"PCAPdroid block version {version}, type {kind} is not known "
+                         f"(version 1, type 1 = UID map is)")
     uid, package_len, name_len = struct.unpack_from(endian + "iBB", body, 8)
+    if 14 + package_len + name_len > len(body):
+        raise ValueError("a PCAPdroid UID-map block whose names run past its end")
     package = body[14:14 + package_len].decode("utf-8", "replace")
     name = body[14 + package_len:14 + package_len + name_len].decode("utf-8", "replace")
     return uid, package, name

@@ -118,6 +118,9 @@ def _open_stream(path: str, keylogs: list[str]) -> tuple[InputInfo, Iterator[Exc
     SHA-256 and size from what was read."""
     name = STDIN_NAME if path in ("-", "/dev/stdin") else path
     if name == STDIN_NAME:
+        if sys.stdin.isatty():
+            raise InputError(f"{name}: standard input is a terminal, not a capture; pipe one "
+                             f"in: tcpdump -r x.pcap -w - | auditor analyze -")
         stream = sys.stdin.buffer
     else:
         try:

@@ -410,7 +410,7 @@ def exchange_views(result: AuditResult, findings: list[Finding],
         exchange = result.exchange(exchange_id)
         observations = []
         for o in by_exchange[exchange_id]:
-            broke = [f.id for f in findings if o in f.observations]
+            broke = _by_number([f.id for f in findings if o in f.observations])
             observations.append(ObservationView(
                 data_type=data_label(o.data_type), where=o.where, key=masker.text(o.key),
                 chain=" → ".join(o.encodings), value=masker.value(o.value, o.data_type),
@@ -428,7 +428,7 @@ def exchange_views(result: AuditResult, findings: list[Finding],
             headers=[(name, masker.text(value)) for name, value in exchange.headers],
             notes=[masker.text(n) for n in exchange.notes],
             observations=observations,
-            findings=[f.id for f in findings if exchange.id in f.exchanges]))
+            findings=_by_number([f.id for f in findings if exchange.id in f.exchanges])))
     return views
 
 
@@ -471,3 +471,8 @@ def host_views(result: AuditResult, masker: Masker) -> list[HostView]:
         )))
     keyed.sort(key=lambda pair: pair[0])
     return [view for _, view in keyed]
+
+
+def _by_number(ids: list[str]) -> list[str]:
+    """Finding ids in number order (F9 before F10), as the report lists the findings."""
+    return sorted(ids, key=lambda i: int(i[1:]) if i[1:].isdigit() else 0)

@@ -33,6 +33,7 @@ from auditor.engine import AuditResult, analyze_files, build_audit
 from auditor.model import DATA_GROUPS, DATA_TYPES, Finding, InputError, expand_data
 from auditor.sources import sniff_kind
 from auditor.suppress import GateResult, Suppression, apply_gates
+from auditor.yamlcheck import read_yaml_text
 
 EXPECT_FILE = "expect.yaml"
 _CAPTURE_SUFFIXES = {".pcap", ".pcapng", ".cap", ".mitm", ".flows", ".flow", ".har"}
@@ -147,7 +148,7 @@ def load_case(expect_file: str | Path) -> Case:
     path = Path(expect_file)
     try:
         # one parse gives both the nodes (for line numbers) and the values
-        loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+        loader = yaml.SafeLoader(read_yaml_text(path, "expect.yaml"))
         try:
             root = loader.get_single_node()
             data = (loader.construct_document(root) if root is not None else None) or {}

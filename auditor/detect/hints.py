@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from auditor.model import InputError
+from auditor.yamlcheck import read_yaml_text
 
 #: The bundled hint list: inside the installed package, else at the repository root.
 _CANDIDATE_PATHS = (Path(__file__).resolve().parents[1] / "rules" / "key-hints.yaml",
@@ -119,8 +120,7 @@ def load_key_hints(path: str | None = None) -> KeyHints:
     if path is None:
         path = str(next((p for p in _CANDIDATE_PATHS if p.exists()), _CANDIDATE_PATHS[-1]))
     try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+        data = yaml.safe_load(read_yaml_text(path, "key-hints file"))
     except FileNotFoundError:
         raise InputError(f"{path}: no such key-hints file") from None
     except yaml.MarkedYAMLError as e:

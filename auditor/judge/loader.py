@@ -29,6 +29,7 @@ from auditor.judge.rules import (
     Rule,
 )
 from auditor.model import DATA_GROUPS, DATA_TYPES, InputError, Severity, expand_data
+from auditor.yamlcheck import check_yaml_text
 
 #: Files in a rules folder that are data, not policies (they declare another `kind:`).
 DATA_FILE_NAMES = frozenset({"key-hints.yaml", "organisations.yaml"})
@@ -287,8 +288,11 @@ def _read_file(path: Path, shown: str) -> tuple[list[Rule], list[OptInMatcher], 
     """One file's rules and opt-in matchers, and its errors as `file:line: message`."""
     try:
         text = path.read_text(encoding="utf-8")
+        check_yaml_text(shown, text)
     except UnicodeDecodeError as e:
         return [], [], [f"{shown}:1: not UTF-8 text (byte {e.start}); save it as UTF-8"]
+    except InputError as e:
+        return [], [], [str(e)]
     except OSError as e:
         return [], [], [f"{shown}:1: cannot read: {e.strerror}"]
     try:

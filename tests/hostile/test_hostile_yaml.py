@@ -62,11 +62,11 @@ def test_a_huge_bad_imei_is_not_echoed_whole(tmp_path, capsys) -> None:
 
 
 @pytest.mark.parametrize("key, value, message", [
-    ("android_id", "a" * (1 << 20), "'android_id' is 1,048,576 characters long; the limit "
-                                    f"is {p.MAX_VALUE_LENGTH}"),
+    ("android_id", "a" * (1 << 20), ("'android_id' is 1,048,576 characters long; the limit "
+                                    f"is {p.MAX_VALUE_LENGTH}")),
     ("serial_number", "s" * (1 << 20), "'serial_number' is 1,048,576 characters long"),
-    ("sms", "hello " * 200_000, f"'sms' is 1,200,000 characters long; the limit is "
-                                f"{p.MAX_SMS_LENGTH:,}"),
+    ("sms", "hello " * 200_000, (f"'sms' is 1,200,000 characters long; the limit is "
+                                f"{p.MAX_SMS_LENGTH:,}")),
 ])
 def test_values_over_the_length_limit(tmp_path, capsys, key, value, message) -> None:
     """1 MiB android_id/serial aborted natively (3.5 GB allocation); 1 MiB SMS ran > 150 s."""

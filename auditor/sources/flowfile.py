@@ -29,7 +29,8 @@ from auditor.sources.live import Warn, exchanges_from_flow
 #: What a malformed flow or HAR entry can raise while it is read; one such entry is a
 #: warning and the rest of the file is still read.
 _MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError,
-              RecursionError)
+              RecursionError,
+              AssertionError)  # mitmproxy's from_state asserts that no key is left over
 _LAST_TIME = 253402300799.0  # 9999-12-31T23:59:59Z: the last moment a report can print
 _QUOTE = 80  # characters of a bad value quoted in a message at most
 

@@ -21,8 +21,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from seeds import write as write_seeds  # noqa: E402
-from targets import TARGETS, cleanup  # noqa: E402
+from seeds import write as write_seeds
+from targets import TARGETS, cleanup
 
 atexit.register(cleanup)  # libFuzzer leaves through exit(): remove the scratch files then
 
@@ -56,14 +56,14 @@ def main() -> int:
             (HERE / "findings").mkdir(exist_ok=True)
             rest.insert(0, f"-artifact_prefix={HERE / 'findings'}/{name}-")
         with atheris.instrument_imports(include=["auditor"]):
-            import auditor.check  # noqa: F401
-            import auditor.decode  # noqa: F401
-            import auditor.detect.hints  # noqa: F401
-            import auditor.detect.profile  # noqa: F401
-            import auditor.judge.loader  # noqa: F401
-            import auditor.sources  # noqa: F401
-            import auditor.sources.flowfile  # noqa: F401
-            import auditor.sources.pcap.reader  # noqa: F401
+            import auditor.check
+            import auditor.decode
+            import auditor.detect.hints
+            import auditor.detect.profile
+            import auditor.judge.loader
+            import auditor.sources
+            import auditor.sources.flowfile
+            import auditor.sources.pcap.reader
             import auditor.suppress  # noqa: F401
         atheris.Setup([sys.argv[0], *rest], target)
         atheris.Fuzz()

@@ -15,8 +15,8 @@ from auditor_paths import ROOT
 FUZZ = ROOT / "fuzz"
 sys.path.insert(0, str(FUZZ))
 
-from seeds import seeds  # noqa: E402
-from targets import TARGETS, cleanup  # noqa: E402
+from seeds import seeds
+from targets import TARGETS, cleanup
 
 SECONDS = 7  # per target; 7 targets, about a minute with start-up
 

@@ -107,30 +107,29 @@ def walker(data: bytes) -> None:
         headers.append(("Content-Encoding", codings[data[0] // len(types) % len(codings)]))
     text = data[1:].decode("latin-1")
     exchange = Exchange(id=1, time=0.0, client="10.0.0.2:5000", server="10.0.0.1:80",
-                        host="h.example", transport="http", url=f"http://h.example/p/{text[:64]}?q={text[:128]}",
-                        method="POST", headers=tuple(headers), body=data[1:])
+                        host="h.example", transport="http", method="POST",
+                        url=f"http://h.example/p/{text[:64]}?q={text[:128]}",
+                        headers=tuple(headers), body=data[1:])
     for _ in fields_of(exchange, warnings=[]):
         pass
 
 
-def har(data: bytes) -> None:
+def _flows(data: bytes, kind: str) -> None:
     from auditor.sources.flowfile import read_flowfile
-    path = _as_file(data, ".har")
+    path = _as_file(data, f".{kind}")
     try:
-        for _ in read_flowfile(path, InputInfo(path=path, kind="har", size=len(data))):
+        for _ in read_flowfile(path, InputInfo(path=path, kind=kind, size=len(data))):
             pass
     except InputError:
         pass
+
+
+def har(data: bytes) -> None:
+    _flows(data, "har")
 
 
 def flowfile(data: bytes) -> None:
-    from auditor.sources.flowfile import read_flowfile
-    path = _as_file(data, ".mitm")
-    try:
-        for _ in read_flowfile(path, InputInfo(path=path, kind="mitm", size=len(data))):
-            pass
-    except InputError:
-        pass
+    _flows(data, "mitm")
 
 
 def yaml_files(data: bytes) -> None:

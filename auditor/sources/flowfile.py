@@ -85,10 +85,7 @@ def _read_mitm(path: str, info: InputInfo,
             except _MALFORMED as e:
                 info.warn(f"{path}: flow {number}: unreadable ({_why(e)}); skipped")
                 continue
-            for exchange in exchanges:
-                exchange = _sane_times(exchange, info.warn)
-                _count(info, exchange)
-                yield exchange
+            yield from _counted(info, exchanges)
             if progress is not None:
                 progress(fo.tell(), total)
 
@@ -125,6 +122,13 @@ def _sane_times(exchange: Exchange, warn: Warn) -> Exchange:
          f"shown as 1970-01-01")
     time = exchange.time if _sane_time(exchange.time) else 0.0
     return dataclasses.replace(exchange, time=time, end_time=time)
+
+
+def _counted(info: InputInfo, exchanges: list[Exchange]) -> Iterator[Exchange]:
+    for exchange in exchanges:
+        exchange = _sane_times(exchange, info.warn)
+        _count(info, exchange)
+        yield exchange
 
 
 def _count(info: InputInfo, exchange: Exchange) -> None:
@@ -165,10 +169,7 @@ def _read_har(path: str, info: InputInfo) -> Iterator[Exchange]:
         except _MALFORMED as e:
             info.warn(f"{path}: entry {number}: unreadable ({_why(e)}); skipped")
             continue
-        for exchange in exchanges:
-            exchange = _sane_times(exchange, info.warn)
-            _count(info, exchange)
-            yield exchange
+        yield from _counted(info, exchanges)
 
 
 def har_entry_exchanges(entry: dict, *, source: str, warn: Warn | None = None) -> list[Exchange]:

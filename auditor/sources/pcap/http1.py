@@ -386,13 +386,17 @@ class _ClientStream:
         self.current = request
         self.conv.requests.append(request)
         self.conv.unanswered.append(request)
+        self._open_body(head)
+        return body_start
+
+    def _open_body(self, head: _Head) -> None:
+        """The body its head frames follows (none: the request is complete)."""
         length, chunked = head.content_length(), head.chunked()
         self.reader = _BodyReader(length or 0, chunked, keep=True)
         self.state = "body"
         self.mark = self.now
         if not chunked and not length:
             self._finish_request()
-        return body_start
 
     def _long_head(self, pos: int) -> int:
         """A request head over the cap: its first `_MAX_HEAD` bytes are parsed and searched
@@ -455,13 +459,7 @@ class _ClientStream:
             if name not in request.index:
                 request.index[name] = value
                 request.headers.append((name.title(), value))
-        framing = _Head(None, list(self.framing.items()), self.framing)
-        length, chunked = framing.content_length(), framing.chunked()
-        self.reader = _BodyReader(length or 0, chunked, keep=True)
-        self.state = "body"
-        self.mark = self.now
-        if not chunked and not length:
-            self._finish_request()
+        self._open_body(_Head(None, list(self.framing.items()), self.framing))
         return end.end()
 
     def _cut_request(self, note: str, missing: int) -> None:

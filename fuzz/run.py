@@ -55,7 +55,9 @@ def main() -> int:
         if not any(a.startswith("-artifact_prefix=") for a in rest):
             (HERE / "findings").mkdir(exist_ok=True)
             rest.insert(0, f"-artifact_prefix={HERE / 'findings'}/{name}-")
-        with atheris.instrument_imports(include=["auditor"]):
+        # every module a target reaches must be imported here, or it runs uninstrumented
+        # (no coverage: the fuzzer is blind); lazily imported ones too
+        with atheris.instrument_imports(include=["auditor", "hpack"]):
             import auditor.check
             import auditor.decode
             import auditor.detect.hints
@@ -63,6 +65,8 @@ def main() -> int:
             import auditor.judge.loader
             import auditor.sources
             import auditor.sources.flowfile
+            import auditor.sources.pcap.http1
+            import auditor.sources.pcap.http2
             import auditor.sources.pcap.reader
             import auditor.suppress  # noqa: F401
         atheris.Setup([sys.argv[0], *rest], target)

@@ -5,6 +5,7 @@ runs coverage-guided under atheris for a few seconds (about a minute in all)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,4 +54,6 @@ def test_a_short_coverage_guided_run(name: str, tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=SECONDS + 120)
     found = [p.name for p in tmp_path.iterdir() if p.name != "corpus"]
     assert run.returncode == 0 and not found, (found, run.stderr[-3000:])
-    assert "Done" in run.stderr  # libFuzzer's closing line: the run really happened
+    # libFuzzer's closing line: the run happened, and with coverage (instrumented code)
+    done = re.search(r"DONE +cov: (\d+)", run.stderr)
+    assert done and int(done.group(1)) > 0, run.stderr[-2000:]

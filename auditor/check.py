@@ -215,7 +215,9 @@ def _expectations(path: Path, node: yaml.Node) -> list[Expectation]:
             if key not in _ENTRY_KEYS:
                 raise InputError(f"{path}:{knode.start_mark.line + 1}: unknown key '{key}' in "
                                  f"an expectation (known: {', '.join(sorted(_ENTRY_KEYS))})")
-            values[key] = yaml.safe_load(yaml.serialize(vnode))
+            # the node's value as YAML reads it, constructed in place: serialising a node
+            # and parsing that again fails on an empty value (`{host:, ...}`, a null)
+            values[key] = yaml.constructor.SafeConstructor().construct_object(vnode, deep=True)
         data = values.get("data") or []
         if isinstance(data, str):
             data = [data]

@@ -38,3 +38,12 @@ def reports(tmp_path_factory):
 def test_every_cut_is_shown_by_every_format(reports, name) -> None:
     missing = [cut for cut in CUTS if cut not in reports[name]]
     assert not missing, f"{name} does not show: {missing}"
+
+
+def test_junit_with_warnings_is_still_valid(reports, tmp_path) -> None:
+    from lxml import etree
+    schema = etree.XMLSchema(etree.parse(str(ROOT / "tests" / "schemas" / "junit-10.xsd")))
+    path = tmp_path / "r.xml"
+    assert main(["analyze", str(CAPTURE), "--format", "junit", "-o", str(path), "--quiet",
+                 "--fail-on", "none"]) == 0
+    assert schema.validate(etree.parse(str(path))), schema.error_log.last_error

@@ -33,7 +33,7 @@ from auditor.engine import AuditResult, analyze_files, build_audit
 from auditor.model import DATA_GROUPS, DATA_TYPES, Finding, InputError, expand_data
 from auditor.sources import sniff_kind
 from auditor.suppress import GateResult, Suppression, apply_gates
-from auditor.yamlcheck import read_yaml_text
+from auditor.yamlcheck import quote, read_yaml_text
 
 EXPECT_FILE = "expect.yaml"
 _CAPTURE_SUFFIXES = {".pcap", ".pcapng", ".cap", ".mitm", ".flows", ".flow", ".har"}
@@ -228,7 +228,7 @@ def _expectations(path: Path, node: yaml.Node) -> list[Expectation]:
         consent = values.get("consent")
         if consent is not None and consent not in _CONSENTS:
             raise InputError(f"{path}:{line}: consent is before-opt-in or after-opt-in, "
-                             f"not {consent!r}")
+                             f"not {quote(consent)}")
         count = values.get("count")
         if count is not None and (not isinstance(count, int) or count < 0):
             raise InputError(f"{path}:{line}: count takes a whole number >= 0")

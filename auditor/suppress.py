@@ -27,7 +27,7 @@ from pathlib import Path
 import yaml
 
 from auditor.model import Finding, InputError
-from auditor.yamlcheck import read_yaml_text
+from auditor.yamlcheck import quote, read_yaml_text
 
 DEFAULT_IGNORE_FILE = ".auditor-ignore.yaml"
 _ENTRY_KEYS = {"fingerprint", "rule", "host", "reason", "expires"}
@@ -126,7 +126,7 @@ def _suppression(path: str, node: yaml.Node) -> Suppression:
         try:
             expires = dt.date.fromisoformat(values["expires"])
         except ValueError:
-            raise InputError(f"{path}:{line}: expires: {values['expires']!r} is not a date "
+            raise InputError(f"{path}:{line}: expires: {quote(values['expires'])} is not a date "
                              f"(YYYY-MM-DD)") from None
     return Suppression(reason=values["reason"].strip(), fingerprint=values.get("fingerprint", ""),
                        rule=values.get("rule", ""), host=values.get("host", ""),

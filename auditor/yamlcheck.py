@@ -2,6 +2,7 @@
 bytes and hostile nesting are a one-line `file:line: what is wrong`, never a traceback:
 text that is not UTF-8, characters YAML forbids (a NUL byte...), and nesting deeper than
 `MAX_YAML_DEPTH` (PyYAML composes recursively; 500 levels exhausted Python's stack).
+`quote` cuts a bad value to a few dozen characters for any one-line message.
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ def check_yaml_text(path: str, text: str) -> None:
         return  # the caller's own parse reports it, with its line
 
 
-def quote(value: str, limit: int = 60) -> str:
+def quote(value: object, limit: int = 60) -> str:
     """A value for a one-line message, repr'd and cut to about `limit` characters."""
-    if len(value) <= limit:
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= limit:
         return repr(value)
-    return f"{value[:limit]!r}… ({len(value):,} characters)"
+    return f"{text[:limit]!r}… ({len(text):,} characters)"

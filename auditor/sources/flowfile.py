@@ -25,6 +25,7 @@ from auditor.model import Exchange, InputError, InputInfo
 from auditor.sources import ProgressCallback
 from auditor.sources.bodycodec import decode_body, over_cap
 from auditor.sources.live import Warn, exchanges_from_flow
+from auditor.yamlcheck import quote
 
 #: What a malformed flow or HAR entry can raise while it is read; one such entry is a
 #: warning and the rest of the file is still read.
@@ -34,11 +35,6 @@ _MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError, Overf
 _LAST_TIME = 253402300799.0  # 9999-12-31T23:59:59Z: the last moment a report can print
 _QUOTE = 80  # characters of a bad value quoted in a message at most
 
-
-def quote(value: object) -> str:
-    """A value for a one-line message: repr'd, cut to `_QUOTE` characters."""
-    text = repr(value)
-    return text if len(text) <= _QUOTE else f"{text[:_QUOTE - 20]}… ({len(text)} characters)"
 
 
 def read_flowfile(path: str, info: InputInfo, *,

@@ -35,6 +35,7 @@ from auditor.engine import AuditResult, analyze_files, build_audit
 from auditor.model import DATA_GROUPS, DATA_TYPES, Finding, InputError, expand_data
 from auditor.sources import sniff_kind
 from auditor.suppress import GateResult, Suppression, apply_gates
+from auditor.yamlcheck import quote, read_yaml_text
 
 EXPECT_FILE = "expect.yaml"
 _CAPTURE_SUFFIXES = {".pcap", ".pcapng", ".cap", ".mitm", ".flows", ".flow", ".har"}
@@ -151,7 +152,7 @@ def load_case(expect_file: str | Path) -> Case:
     path = Path(expect_file)
     try:
         # one parse gives both the nodes (for line numbers) and the values
-        loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+        loader = yaml.SafeLoader(read_yaml_text(path, "expect.yaml"))
         try:
             root = loader.get_single_node()
             data = (loader.construct_document(root) if root is not None else None) or {}
@@ -221,7 +222,9 @@ def _expectations(path: Path, node: yaml.Node) -> list[Expectation]:
             if key not in _ENTRY_KEYS:
                 raise InputError(f"{path}:{knode.start_mark.line + 1}: unknown key '{key}' in "
                                  f"an expectation (known: {', '.join(sorted(_ENTRY_KEYS))})")
-            values[key] = yaml.safe_load(yaml.serialize(vnode))
+            # the node's value as YAML reads it, constructed in place: serialising a node
+            # and parsing that again fails on an empty value (`{host:, ...}`, a null)
+            values[key] = yaml.constructor.SafeConstructor().construct_object(vnode, deep=True)
         data = values.get("data") or []
         if isinstance(data, str):
             data = [data]
@@ -232,7 +235,7 @@ def _expectations(path: Path, node: yaml.Node) -> list[Expectation]:
         consent = values.get("consent")
         if consent is not None and consent not in _CONSENTS:
             raise InputError(f"{path}:{line}: consent is before-opt-in or after-opt-in, "
-                             f"not {consent!r}")
+                             f"not {quote(consent)}")
         count = values.get("count")
         if count is not None and (not isinstance(count, int) or count < 0):
             raise InputError(f"{path}:{line}: count takes a whole number >= 0")

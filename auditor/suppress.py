@@ -27,6 +27,7 @@ from pathlib import Path
 import yaml
 
 from auditor.model import Finding, InputError
+from auditor.yamlcheck import quote, read_yaml_text
 
 DEFAULT_IGNORE_FILE = ".auditor-ignore.yaml"
 _ENTRY_KEYS = {"fingerprint", "rule", "host", "reason", "expires"}
@@ -86,9 +87,11 @@ def load_baseline(path: str) -> Baseline:
 def load_suppressions(path: str) -> list[Suppression]:
     """Read a suppression file; every entry needs a reason and a fingerprint or a rule."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_yaml_text(path, "suppression file")
     except FileNotFoundError:
         raise InputError(f"{path}: no such suppression file") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read the suppression file: {e.strerror}") from None
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as e:
@@ -136,7 +139,7 @@ def _suppression(path: str, node: yaml.Node) -> Suppression:
         try:
             expires = dt.date.fromisoformat(values["expires"])
         except ValueError:
-            raise InputError(f"{path}:{line}: expires: {values['expires']!r} is not a date "
+            raise InputError(f"{path}:{line}: expires: {quote(values['expires'])} is not a date "
                              f"(YYYY-MM-DD)") from None
     return Suppression(reason=values["reason"].strip(), fingerprint=values.get("fingerprint", ""),
                        rule=values.get("rule", ""), host=values.get("host", ""),

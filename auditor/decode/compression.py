@@ -52,12 +52,7 @@ def decompress(kind: str, data: bytes, budget: Budget, label: str, *,
         budget.warn(f"{label}: {kind} data not expanded: this exchange already used its "
                     f"{size_text(budget.limits.max_decompressed)} decompression budget")
         return None
-    if kind == "brotli":
-        out, complete, cut = _brotli(data, cap)
-    elif kind == "zstd":
-        out, complete, cut = _zstd(data, cap)
-    else:
-        out, complete, cut = _zlib(data, _WBITS[kind], cap)
+    out, complete, cut = decompress_capped(kind, data, cap)
     if out is None or not out or (complete_only and not complete):
         return None
     budget.decompressed += len(out)
@@ -70,6 +65,17 @@ def decompress(kind: str, data: bytes, budget: Budget, label: str, *,
         budget.warn(f"{label}: {kind} data ends early (damaged or cut off); "
                     f"searched the {size_text(len(out))} that could be read")
     return out
+
+
+def decompress_capped(kind: str, data: bytes, cap: int) -> tuple[bytes | None, bool, bool]:
+    """`data` decompressed as `kind` (gzip, zlib, deflate — raw —, brotli, zstd), streamed so
+    that at most about `cap` bytes are ever produced: (output or None when the data is not
+    of that kind, the stream ended cleanly, the output was cut at the cap)."""
+    if kind == "brotli":
+        return _brotli(data, cap)
+    if kind == "zstd":
+        return _zstd(data, cap)
+    return _zlib(data, _WBITS[kind], cap)
 
 
 def _zlib(data: bytes, wbits: int, cap: int) -> tuple[bytes | None, bool, bool]:

@@ -60,7 +60,10 @@ class Walker:
             return
         budget.fields += 1
         self.out.append(Field(where, key, value, chain))
-        if len(chain) > self.max_depth or len(value) < _MIN_DECODABLE:
+        if len(value) < _MIN_DECODABLE:
+            return
+        if len(chain) > self.max_depth:
+            self._depth_reached(where, key, value, chain)
             return
         if hint and self._by_hint(where, key, value, chain, hint):
             return
@@ -70,6 +73,15 @@ class Walker:
         elif shape == textforms.OTHER or (value[0] in MAGIC_FIRST_BYTES
                                           and sniff_compression(value)):
             self._sniff(where, key, value, chain, body_like, in_pb)
+
+    def _depth_reached(self, where: str, key: str, value: bytes, chain: Chain) -> None:
+        """The depth cap stops here: a warning when the value looks like more layers."""
+        shape = textforms.shape(value)
+        if shape == textforms.HEX or shape == textforms.OTHER or (
+                value[0] in MAGIC_FIRST_BYTES and sniff_compression(value)):
+            self.budget.warn(f"{_label(where, key, chain)}: decoding stopped at the depth cap "
+                             f"({self.max_depth + 1} layers); what lies deeper was not "
+                             f"searched")
 
     def emit_encoded(self, where: str, key: str, value: bytes, kind: str, *,
                      hint: str = "") -> None:

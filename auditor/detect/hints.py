@@ -9,6 +9,7 @@ import yaml
 
 from auditor import BUNDLED_RULES
 from auditor.model import InputError
+from auditor.yamlcheck import read_yaml_text
 
 #: The bundled hint list (installed package data, or rules/ of the clone).
 BUNDLED_HINTS = BUNDLED_RULES / "key-hints.yaml"
@@ -118,8 +119,7 @@ def load_key_hints(path: str | None = None) -> KeyHints:
     if path is None:
         path = str(BUNDLED_HINTS)
     try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+        data = yaml.safe_load(read_yaml_text(path, "key-hints file"))
     except FileNotFoundError:
         raise InputError(f"{path}: no such key-hints file") from None
     except yaml.MarkedYAMLError as e:

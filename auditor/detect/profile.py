@@ -15,6 +15,7 @@ import phonenumbers
 import yaml
 
 from auditor.model import InputError
+from auditor.yamlcheck import quote, read_yaml_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,14 @@ class DeviceProfile:
 
 
 #: Keys whose value is one identifier or a list of them.
+#: Limits of a device profile, checked on load (README, "Limits"): within them the
+#: matcher's automaton builds in seconds (bench/profile_limits.py measures it).
+MAX_VALUE_LENGTH = 256  # characters of one value (IMEI, name, e-mail, serial, ...)
+MAX_SMS_LENGTH = 1000  # characters of one SMS text (about 7 concatenated parts)
+MAX_VALUES = 16  # values of one identifier key (imei: [...]; dual-SIM phones have 2)
+MAX_CONTACTS = 200  # canary contacts planted for the test, not an address book
+MAX_SMS = 50
+
 IDENTIFIER_KEYS = ("imei", "imsi", "iccid", "phone_number", "android_id", "advertising_id",
                    "mac_address", "serial_number", "email")
 _TEXT_KEYS = ("name", "region", "vendor")
@@ -99,12 +108,22 @@ class _Reader:
             raise self.fail(node, f"'{key}' must be a single value here")
         if node.style is None and node.value in ("", "~", "null", "Null", "NULL"):
             raise self.fail(node, f"'{key}' is empty; give a value or leave the key out")
+        limit = MAX_SMS_LENGTH if key == "sms" else MAX_VALUE_LENGTH
+        if len(node.value) > limit:
+            raise self.fail(node, f"'{key}' is {len(node.value):,} characters long; the "
+                                  f"limit is {limit:,} (see Limits in the README)")
         return node.value.strip()
 
     def texts(self, node: yaml.Node, key: str) -> list[tuple[yaml.Node, str]]:
         """A scalar or a list of scalars, each with its node (for line numbers)."""
         items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        self.count(node, key, len(items), MAX_SMS if key == "sms" else MAX_VALUES)
         return [(item, self.text(item, key)) for item in items]
+
+    def count(self, node: yaml.Node, key: str, count: int, limit: int) -> None:
+        if count > limit:
+            raise self.fail(node, f"'{key}' has {count:,} entries; the limit is {limit:,} "
+                                  f"(see Limits in the README)")
 
     def mapping(self, node: yaml.Node, what: str, allowed: tuple[str, ...]) -> dict:
         if not isinstance(node, yaml.MappingNode):
@@ -135,28 +154,28 @@ class _Reader:
     def check_imei(self, node: yaml.Node, value: str) -> str:
         digits = value.replace("-", "").replace(" ", "")
         if not digits.isdigit() or not 14 <= len(digits) <= 16:
-            raise self.fail(node, f"imei {value!r} is not 14-16 digits")
+            raise self.fail(node, f"imei {quote(value)} is not 14-16 digits")
         return digits
 
     def check_imsi(self, node: yaml.Node, value: str) -> str:
         if not value.isdigit() or not 6 <= len(value) <= 15:
-            raise self.fail(node, f"imsi {value!r} is not 6-15 digits")
+            raise self.fail(node, f"imsi {quote(value)} is not 6-15 digits")
         return value
 
     def check_iccid(self, node: yaml.Node, value: str) -> str:
         if not value.isalnum() or not 18 <= len(value) <= 22:
-            raise self.fail(node, f"iccid {value!r} is not 18-22 digits")
+            raise self.fail(node, f"iccid {quote(value)} is not 18-22 digits")
         return value
 
     def check_mac_address(self, node: yaml.Node, value: str) -> str:
         if not _HEX12.fullmatch(re.sub(r"[:.\-]", "", value)):
-            raise self.fail(node, f"mac_address {value!r} is not 6 hex bytes "
+            raise self.fail(node, f"mac_address {quote(value)} is not 6 hex bytes "
                                   f"(like \"64:09:80:3a:5c:7e\")")
         return value
 
     def check_email(self, node: yaml.Node, value: str) -> str:
         if "@" not in value:
-            raise self.fail(node, f"email {value!r} has no '@'")
+            raise self.fail(node, f"email {quote(value)} has no '@'")
         return value
 
     def check_phone_number(self, node: yaml.Node, value: str) -> str:
@@ -168,16 +187,16 @@ class _Reader:
             number = phonenumbers.parse(value, self.region or None)
         except phonenumbers.NumberParseException as e:
             need = "" if self.region else "; give 'region' or write it with +country code"
-            raise self.fail(node, f"phone number {value!r} cannot be read ({e}){need}") from None
+            raise self.fail(node, f"phone number {quote(value)} cannot be read ({e}){need}") from None
         if not phonenumbers.is_possible_number(number):
-            raise self.fail(node, f"phone number {value!r} is not a possible number "
+            raise self.fail(node, f"phone number {quote(value)} is not a possible number "
                                   f"for its region")
         return number
 
     def check_region(self, node: yaml.Node, value: str) -> str:
         region = value.upper()
         if region not in phonenumbers.SUPPORTED_REGIONS:
-            raise self.fail(node, f"region {value!r} is not a two-letter region code "
+            raise self.fail(node, f"region {quote(value)} is not a two-letter region code "
                                   f"phonenumbers knows (like CN, DE, US)")
         return region
 
@@ -185,6 +204,7 @@ class _Reader:
         if not isinstance(node, yaml.SequenceNode):
             raise self.fail(node, "contacts must be a list of {name: ..., phone: ...}")
         out = []
+        self.count(node, "contacts", len(node.value), MAX_CONTACTS)
         for item in node.value:
             entry = self.mapping(item, "a contact", ("name", "phone"))
             if not entry:
@@ -204,7 +224,7 @@ class _Reader:
         for key, limit in (("lat", 90.0), ("lon", 180.0)):
             text = self.text(entry[key], key)
             if not _NUMBER.fullmatch(text) or abs(float(text)) > limit:
-                raise self.fail(entry[key], f"{key} {text!r} is not a number "
+                raise self.fail(entry[key], f"{key} {quote(text)} is not a number "
                                             f"between -{limit:g} and {limit:g}")
             values[key] = text
         return Location(float(values["lat"]), float(values["lon"]), values["lat"], values["lon"])
@@ -233,12 +253,11 @@ class _Reader:
 def load_profile(path: str) -> DeviceProfile:
     """Read `device.yaml`. Raises InputError naming the file and line on bad input."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        text = read_yaml_text(path, "device profile")
     except FileNotFoundError:
         raise InputError(f"{path}: no such device profile; check the --device path") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read the device profile: {e}") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read the device profile: {e.strerror}") from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:

@@ -32,6 +32,7 @@ from auditor.judge.rules import (
 )
 from auditor.judge.trackers import CATEGORIES
 from auditor.model import DATA_GROUPS, DATA_TYPES, InputError, Severity, expand_data
+from auditor.yamlcheck import check_yaml_text, quote
 
 #: Files in a rules folder that are data, not policies (they declare another `kind:`).
 DATA_FILE_NAMES = frozenset({"key-hints.yaml", "organisations.yaml"})
@@ -94,10 +95,10 @@ class _FileReader:
         for key_node, value_node in node.value:
             key = str(key_node.value)
             if key not in allowed:
-                self.error(key_node, f"unknown key {key!r} in {what} "
+                self.error(key_node, f"unknown key {quote(key)} in {what} "
                                      f"({_suggest(key, allowed)}allowed: {', '.join(allowed)})")
             elif key in entries:
-                self.error(key_node, f"{key!r} given twice in {what}")
+                self.error(key_node, f"{quote(key)} given twice in {what}")
             else:
                 entries[key] = (key_node, value_node)
         return entries
@@ -121,7 +122,7 @@ class _FileReader:
     def choice(self, node: yaml.Node, what: str, choices: tuple[str, ...]) -> str | None:
         text = self.scalar(node, what)
         if text is not None and text not in choices:
-            self.error(node, f"bad {what} {text!r} ({_suggest(text, choices)}"
+            self.error(node, f"bad {what} {quote(text)} ({_suggest(text, choices)}"
                              f"one of: {', '.join(choices)})")
             return None
         return text
@@ -131,7 +132,7 @@ class _FileReader:
     def read(self, root: yaml.Node) -> tuple[list[Rule], list[OptInMatcher]]:
         top = self.mapping(root, "a policy file", _TOP_KEYS)
         if "kind" in top and top["kind"][1].value != "policy":
-            self.error(top["kind"][1], f"kind {top['kind'][1].value!r} is not a policy; "
+            self.error(top["kind"][1], f"kind {quote(top['kind'][1].value)} is not a policy; "
                                        f"a policy file has 'kind: policy' or no kind")
         if isinstance(root, yaml.MappingNode) and "rules" not in top and "consent" not in top:
             self.error(root, "not a policy: no 'rules:' and no 'consent:'")
@@ -178,7 +179,7 @@ class _FileReader:
                   if k in ("id", "title", "description")}
         rule_id = values.get("id")
         if rule_id is not None and not _KEBAB.match(rule_id):
-            self.error(entries["id"][1], f"rule id {rule_id!r} must be kebab-case "
+            self.error(entries["id"][1], f"rule id {quote(rule_id)} must be kebab-case "
                                          f"(lower-case words joined by '-')")
         severity = None
         if "severity" in entries:
@@ -209,7 +210,7 @@ class _FileReader:
             if name in known:
                 names.append(name)
             else:
-                self.error(item, f"unknown data type {name!r} ({_suggest(name, known)}"
+                self.error(item, f"unknown data type {quote(name)} ({_suggest(name, known)}"
                                  f"known: {', '.join(known)})")
         out: dict = {"data": expand_data(names)}
         for key, choices in (("consent", CONSENTS), ("transport", TRANSPORTS),
@@ -283,7 +284,7 @@ class _FileReader:
             if code.upper() in ISO_COUNTRIES or code.upper() in COUNTRY_GROUPS:
                 codes.append(code)
             else:
-                self.error(item, f"unknown country {code!r} in {what} "
+                self.error(item, f"unknown country {quote(code)} in {what} "
                                  f"({_suggest(code.upper(), choices)}give ISO 3166 "
                                  f"alpha-2 codes such as DE or CN, or a group: EU, EEA)")
         return codes
@@ -341,8 +342,11 @@ def _read_file(path: Path, shown: str) -> tuple[list[Rule], list[OptInMatcher], 
     """One file's rules and opt-in matchers, and its errors as `file:line: message`."""
     try:
         text = path.read_text(encoding="utf-8")
+        check_yaml_text(shown, text)
     except UnicodeDecodeError as e:
         return [], [], [f"{shown}:1: not UTF-8 text (byte {e.start}); save it as UTF-8"]
+    except InputError as e:
+        return [], [], [str(e)]
     except OSError as e:
         return [], [], [f"{shown}:1: cannot read: {e.strerror}"]
     try:
@@ -372,7 +376,7 @@ def _read_all(paths: list[str]) -> tuple[PolicySet, list[str]]:
         for rule in rules:
             if rule.id in first_seen:
                 first = first_seen[rule.id]
-                errors.append(f"{shown}:{rule.line}: duplicate rule id {rule.id!r}, already "
+                errors.append(f"{shown}:{rule.line}: duplicate rule id {quote(rule.id)}, already "
                               f"defined at {first.policy_file}:{first.line}; ids are unique")
                 continue
             first_seen[rule.id] = rule

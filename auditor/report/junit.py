@@ -42,6 +42,7 @@ class JUnitSuite:
     cases: list[JUnitCase]
     timestamp: str = ""  # ISO 8601
     properties: dict[str, str] = field(default_factory=dict)
+    system_err: str = ""  # the input's warnings: what was skipped, damaged or cut by a cap
 
 
 def _clean(text: str) -> str:
@@ -89,8 +90,17 @@ def junit_xml(suites: list[JUnitSuite]) -> str:
                 failure.text = _clean(case.failure)
             if case.system_out:
                 ET.SubElement(testcase, "system-out").text = _clean(case.system_out)
+    _system_err(root, suites)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+
+
+def _system_err(root: ET.Element, suites: list[JUnitSuite]) -> None:
+    """Each suite's input warnings as its `<system-err>` (after its testcases, as the
+    schema orders them), so a CI server shows what the audit could not read."""
+    for element, suite in zip(root.findall("testsuite"), suites, strict=True):
+        if suite.system_err:
+            ET.SubElement(element, "system-err").text = _clean(suite.system_err)
 
 
 def render_junit(result: AuditResult, *, reveal: bool = False) -> str:
@@ -128,7 +138,8 @@ def render_junit(result: AuditResult, *, reveal: bool = False) -> str:
                 name="analysis complete", classname=f"{path}.analysis",
                 message=f"{len(incomplete)} uploads were not analysed",
                 failure="\n".join(masker.text(i) for i in incomplete)))
-        suites.append(JUnitSuite(name=path, cases=cases,
+        warnings = "\n".join(w for p, w in view.warnings if p == path)
+        suites.append(JUnitSuite(name=path, cases=cases, system_err=warnings,
                                  timestamp=(iso_time(result.generated_at) or "")[:19],
                                  properties={"verdict": view.verdict,
                                              "opt_in": result.opt_in_source,

@@ -1,82 +1,25 @@
 """Content-Encoding decoding of request bodies (gzip, deflate, br, zstd) with a size cap
-and a decompression-ratio cap, so a decompression bomb costs a warning, not the run."""
+and a decompression-ratio cap, so a decompression bomb costs a warning, not the run.
+
+This is the one body decoder of every source (captures, HAR, flow files, the live proxy's
+conversion). Every coding is streamed (`decompress_capped`): no decoder is ever asked for
+more than the cap, so a bomb costs at most the cap in memory, never its full expansion.
+"""
 
 from __future__ import annotations
 
-import zlib
-
-import brotli
-import zstandard
+from auditor.decode.compression import decompress_capped
 
 MAX_BODY = 64 << 20  # bytes of decoded body kept at most
 MAX_RATIO = 1000  # decoded/encoded beyond this (past the first MiB) is treated as a bomb
-_STEP = 1 << 16
+OVER_CAP = "would decode beyond the cap"  # in the reason of a body kept as sent for a cap
 
-
-class BodyTooLarge(Exception):
-    """Decoding would exceed the size or ratio cap."""
+_KINDS = {"gzip": ("gzip",), "x-gzip": ("gzip",), "deflate": ("zlib", "deflate"),
+          "br": ("brotli",), "zstd": ("zstd",)}
 
 
 def _limit(encoded_size: int) -> int:
     return min(MAX_BODY, max(1 << 20, encoded_size * MAX_RATIO))
-
-
-def _zlib_stream(data: bytes, wbits: int) -> bytes:
-    decoder = zlib.decompressobj(wbits)
-    limit = _limit(len(data))
-    out = bytearray()
-    pending = data
-    while pending:
-        out += decoder.decompress(pending, _STEP)
-        if len(out) > limit:
-            raise BodyTooLarge
-        pending = decoder.unconsumed_tail
-        if decoder.eof:
-            rest = decoder.unused_data
-            if wbits & 16 and rest[:2] == b"\x1f\x8b":  # another gzip member follows
-                decoder, pending = zlib.decompressobj(wbits), rest
-            else:
-                break
-    out += decoder.flush()
-    if len(out) > limit:
-        raise BodyTooLarge
-    return bytes(out)
-
-
-def _deflate(data: bytes) -> bytes:
-    # "deflate" is zlib-wrapped by the RFC, but many clients send raw deflate
-    try:
-        return _zlib_stream(data, 15)
-    except zlib.error:
-        return _zlib_stream(data, -15)
-
-
-def _brotli(data: bytes) -> bytes:
-    decoder = brotli.Decompressor()
-    limit = _limit(len(data))
-    out = bytearray()
-    for start in range(0, len(data), _STEP):
-        out += decoder.process(data[start:start + _STEP])
-        if len(out) > limit:
-            raise BodyTooLarge
-    return bytes(out)
-
-
-def _zstd(data: bytes) -> bytes:
-    reader = zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True)
-    limit = _limit(len(data))
-    out = bytearray()
-    while chunk := reader.read(_STEP):
-        out += chunk
-        if len(out) > limit:
-            raise BodyTooLarge
-    return bytes(out)
-
-
-_DECODERS = {
-    "gzip": lambda d: _zlib_stream(d, 31), "x-gzip": lambda d: _zlib_stream(d, 31),
-    "deflate": _deflate, "br": _brotli, "zstd": _zstd,
-}
 
 
 def decode_body(body: bytes, content_encoding: str) -> tuple[bytes, str]:
@@ -87,14 +30,23 @@ def decode_body(body: bytes, content_encoding: str) -> tuple[bytes, str]:
     for coding in reversed(codings):  # the last coding listed was applied last
         if coding == "identity":
             continue
-        decoder = _DECODERS.get(coding)
-        if decoder is None:
+        kinds = _KINDS.get(coding)
+        if kinds is None:
             return body, f"Content-Encoding {coding!r} is not supported; body kept as sent"
-        try:
-            out = decoder(out)
-        except BodyTooLarge:
-            return body, (f"{coding} body would decode beyond the cap ({MAX_BODY >> 20} MiB "
-                          f"or {MAX_RATIO}x its size); body kept as sent")
-        except (zlib.error, brotli.error, zstandard.ZstdError, EOFError) as e:
-            return body, f"{coding} body could not be decoded ({e}); body kept as sent"
+        limit = _limit(len(out))
+        for kind in kinds:  # "deflate" is zlib-wrapped by the RFC; many send it raw
+            decoded, complete, cut = decompress_capped(kind, out, limit)
+            if decoded is not None:
+                break
+        if cut:
+            return body, (f"{coding} body {OVER_CAP} ({MAX_BODY >> 20} MiB or {MAX_RATIO}x "
+                          f"its size); body kept as sent")
+        if decoded is None or (not complete and not decoded):
+            return body, f"{coding} body could not be decoded; body kept as sent"
+        out = decoded
     return out, ""
+
+
+def over_cap(problem: str) -> bool:
+    """Was a body kept as sent because it would decode beyond a cap (a bomb)?"""
+    return OVER_CAP in problem

@@ -9,19 +9,32 @@ odd entry; here one odd entry is a warning and the rest is still read.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
+import math
 import os
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit
 
 from mitmproxy import flow as mflow
 from mitmproxy.io import compat, tnetstring
-from mitmproxy.net import encoding
 
 from auditor.model import Exchange, InputError, InputInfo
 from auditor.sources import ProgressCallback
+from auditor.sources.bodycodec import decode_body, over_cap
 from auditor.sources.live import Warn, exchanges_from_flow
+from auditor.yamlcheck import quote
+
+#: What a malformed flow or HAR entry can raise while it is read; one such entry is a
+#: warning and the rest of the file is still read.
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError,
+              RecursionError,
+              AssertionError)  # mitmproxy's from_state asserts that no key is left over
+_LAST_TIME = 253402300799.0  # 9999-12-31T23:59:59Z: the last moment a report can print
+_QUOTE = 80  # characters of a bad value quoted in a message at most
+
 
 
 def read_flowfile(path: str, info: InputInfo, *,
@@ -45,6 +58,9 @@ def _read_mitm(path: str, info: InputInfo,
             number += 1
             try:
                 state = tnetstring.load(fo)
+            except RecursionError:
+                _stream_broken(path, info, number, False, ValueError("nested too deeply"))
+                return
             except (ValueError, TypeError, IndexError) as e:
                 if str(e) == "not a tnetstring: empty file":
                     return
@@ -53,15 +69,19 @@ def _read_mitm(path: str, info: InputInfo,
             info.packets += 1
             try:
                 flow = mflow.Flow.from_state(compat.migrate_flow(state))
-            except (KeyError, ValueError, TypeError, AttributeError) as e:
+            except _MALFORMED as e:
                 if number == 1:
-                    raise InputError(f"{path}: flow 1: not a mitmproxy flow ({e}); "
+                    raise InputError(f"{path}: flow 1: not a mitmproxy flow ({_why(e)}); "
                                      f"give a file written by mitmdump -w or mitmproxy") from None
-                info.warn(f"{path}: flow {number}: unreadable ({e}); skipped")
+                info.warn(f"{path}: flow {number}: unreadable ({_why(e)}); skipped")
                 continue
-            for exchange in exchanges_from_flow(flow, source=f"{path}#{number}", warn=info.warn):
-                _count(info, exchange)
-                yield exchange
+            source = f"{path}#{number}"
+            try:
+                exchanges = exchanges_from_flow(flow, source=source, warn=info.warn)
+            except _MALFORMED as e:
+                info.warn(f"{path}: flow {number}: unreadable ({_why(e)}); skipped")
+                continue
+            yield from _counted(info, exchanges)
             if progress is not None:
                 progress(fo.tell(), total)
 
@@ -75,6 +95,36 @@ def _stream_broken(path: str, info: InputInfo, number: int, at_end: bool,
         info.warn(f"{path}: flow {number}: truncated; the rest was skipped")
     else:
         info.warn(f"{path}: flow {number}: damaged ({error}); the rest was skipped")
+
+
+def _why(error: BaseException) -> str:
+    text = str(error) if not isinstance(error, RecursionError) else "nested too deeply"
+    if len(text) > _QUOTE:
+        text = f"{text[:_QUOTE - 20]}… ({len(text)} characters)"
+    return f"{type(error).__name__}: {text}"
+
+
+def _sane_time(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and 0 <= value <= _LAST_TIME
+
+
+def _sane_times(exchange: Exchange, warn: Warn) -> Exchange:
+    """An exchange whose times no calendar can hold (1e300, NaN) gets the epoch instead,
+    with a warning, rather than failing every report that prints it."""
+    if _sane_time(exchange.time) and (exchange.end_time is None
+                                      or _sane_time(exchange.end_time)):
+        return exchange
+    warn(f"{exchange.source}: time {quote(exchange.time)} is out of range; "
+         f"shown as 1970-01-01")
+    time = exchange.time if _sane_time(exchange.time) else 0.0
+    return dataclasses.replace(exchange, time=time, end_time=time)
+
+
+def _counted(info: InputInfo, exchanges: list[Exchange]) -> Iterator[Exchange]:
+    for exchange in exchanges:
+        exchange = _sane_times(exchange, info.warn)
+        _count(info, exchange)
+        yield exchange
 
 
 def _count(info: InputInfo, exchange: Exchange) -> None:
@@ -97,20 +147,25 @@ def _read_har(path: str, info: InputInfo) -> Iterator[Exchange]:
     except json.JSONDecodeError as e:
         raise InputError(f"{path}:{e.lineno}: not valid JSON ({e.msg}); "
                          f"the HAR file is damaged or truncated") from None
-    entries = document.get("log", {}).get("entries") if isinstance(document, dict) else None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to read (arrays or objects more "
+                         f"than about {sys.getrecursionlimit()} levels deep); not a HAR "
+                         f"file") from None
+    log = document.get("log") if isinstance(document, dict) else None
+    entries = log.get("entries") if isinstance(log, dict) else None
     if not isinstance(entries, list):
         raise InputError(f"{path}: no log.entries list; not a HAR file")
     for number, entry in enumerate(entries, 1):
         info.packets += 1
         source = f"{path}#{number}"
         try:
+            if not isinstance(entry, dict):
+                raise TypeError(f"an entry is an object, not {type(entry).__name__}")
             exchanges = har_entry_exchanges(entry, source=source, warn=info.warn)
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            info.warn(f"{path}: entry {number}: unreadable ({type(e).__name__}: {e}); skipped")
+        except _MALFORMED as e:
+            info.warn(f"{path}: entry {number}: unreadable ({_why(e)}); skipped")
             continue
-        for exchange in exchanges:
-            _count(info, exchange)
-            yield exchange
+        yield from _counted(info, exchanges)
 
 
 def har_entry_exchanges(entry: dict, *, source: str, warn: Warn | None = None) -> list[Exchange]:
@@ -149,7 +204,8 @@ def har_entry_exchanges(entry: dict, *, source: str, warn: Warn | None = None) -
             continue
         data = str(message.get("data", ""))
         content = base64.b64decode(data) if message.get("opcode") == 2 else data.encode()
-        out.append(Exchange(id=0, time=float(message.get("time") or time), transport=ws_scheme,
+        out.append(Exchange(id=0, time=float(message.get("time") or time),
+                            transport=ws_scheme,
                             url=ws_url, body=content, source=f"{source} ws {n}",
                             bytes_up=len(content), **common))
     return out
@@ -176,13 +232,15 @@ def _har_body(post_data: dict | None, headers: tuple[tuple[str, str], ...]
     content_encoding = _header(headers, "content-encoding")
     if not body or not content_encoding or content_encoding == "identity":
         return body, []
-    try:
-        return encoding.decode(body, content_encoding), []
-    except ValueError:
-        if from_base64:  # stored as sent, yet not what its header says
-            return body, [(f"body is not valid {content_encoding!r} as its Content-Encoding "
-                           f"says; analysed as stored")]
-        return body, []  # text bodies are stored decoded
+    decoded, problem = decode_body(body, content_encoding)
+    if not problem:
+        return decoded, []
+    if over_cap(problem):  # a bomb: kept as stored, and the report says so
+        return body, [problem]
+    if from_base64:  # stored as sent, yet not what its header says
+        return body, [(f"body is not valid {quote(content_encoding)} as its "
+                       f"Content-Encoding says; analysed as stored")]
+    return body, []  # text bodies are stored decoded
 
 
 def _har_time(text: str) -> float:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from mitmproxy import connection, dns, flow, http, tcp, udp, websocket
 
 from auditor.model import Exchange
+from auditor.sources.bodycodec import decode_body, over_cap
 
 Warn = Callable[[str], None]
 
@@ -174,16 +175,21 @@ def unreadable_exchange(client: connection.Client, server: connection.Server | N
 
 
 def _decoded_body(message: http.Message, notes: list[str]) -> bytes:
+    """The body content-decoded by the one capped, streaming decoder (never mitmproxy's
+    `get_content`, which expands a bomb in full before any cap applies)."""
     raw = message.raw_content
     if not raw:
         return b""
-    try:
-        return message.get_content(strict=True) or b""
-    except ValueError:
-        encoding = message.headers.get("content-encoding", "")
-        notes.append(f"body is not valid {encoding!r} as its Content-Encoding says; "
-                     f"analysed as sent")
+    encoding = message.headers.get("content-encoding", "")
+    if not encoding:
         return raw
+    body, problem = decode_body(raw, encoding)
+    if problem and over_cap(problem):
+        notes.append(problem)
+    elif problem:
+        notes.append(f"body is not valid {encoding[:40]!r} as its Content-Encoding says; "
+                     f"analysed as sent")
+    return body
 
 
 def _alpn(client: connection.Client) -> str:
@@ -216,6 +222,8 @@ def _response_size(response: http.Response | None) -> int:
 def _address(address: tuple | None) -> str:
     if not address:
         return ""
+    if len(address) < 2:  # a damaged flow file: a host without a port
+        return str(address[0])
     host, port = address[0], address[1]
     return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 

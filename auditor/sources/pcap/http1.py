@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from auditor.decode.limits import size_text
 from auditor.sources.bodycodec import MAX_BODY
 from auditor.sources.pcap.tcp import UNLIMITED
 
@@ -36,7 +37,14 @@ _NOTED_GAPS = 3  # gaps inside a cut request noted one by one; more are only cou
 _STATUS_LINE = re.compile(rb"HTTP/\d\.\d (\d{3})")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _HEADER = re.compile(r"^([^:\n]*):(.*)$", re.MULTILINE)  # a header line: name, value
-_MAX_HEAD = 256 << 10
+_MAX_HEAD = 256 << 10  # bytes of a head that are parsed and searched; the rest is skipped
+_HEAD_CAP_TEXT = f"{_MAX_HEAD >> 10} KiB"
+#: A request line's method and the start of its target, when the line is over the cap.
+_LONG_REQUEST_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^\s]+)")
+#: The framing headers of the part of an over-long head that is skipped.
+_FRAMING = re.compile(rb"\n(content-length|transfer-encoding)[ \t]*:[ \t]*([^\r\n]*)",
+                      re.IGNORECASE)
+_MAX_SKIPPED_LINE = 4096  # a skipped line longer than this cannot be a framing header
 _KEEP_TAIL = 256  # bytes kept while searching for a resync point
 
 
@@ -66,6 +74,8 @@ class HttpMessage:
     answered: bool = False  # a final response was read (or none will come)
     index: dict[str, str] = field(default_factory=dict)  # see _Head.index
     end_packet: int = 0  # the packet that completed the request (0 until then)
+    #: what a cap cut from this request (shown as warnings on the input)
+    cut: list[str] = field(default_factory=list)
 
     def header(self, name: str) -> str:
         """The first header of that name (any case), or ''."""
@@ -282,7 +292,8 @@ class _ClientStream:
         self.buf = bytearray()
         self.mark = (0.0, 0)  # time and packet of the chunk holding buf[0]
         self.now = (0.0, 0)
-        self.state = "head"  # head | body | upgrade-wait | websocket | resync | opaque
+        # head | long-head | body | upgrade-wait | websocket | resync | opaque
+        self.state = "head"
         self.current: HttpMessage | None = None
         self.reader: _BodyReader | None = None
         self.ws: _WebSocketReader | None = None
@@ -292,6 +303,7 @@ class _ClientStream:
         self.fragments: HttpMessage | None = None
         self.fragment_break = False  # the next fragment comes after a gap
         self.fragment_gaps = 0  # gaps seen since the cut, past the first
+        self.framing: dict[str, str] = {}  # framing headers found in a skipped head
 
     def data(self, chunk: bytes, time: float, packet: int) -> None:
         self.now = (time, packet)
@@ -354,10 +366,14 @@ class _ClientStream:
                 end = _HEAD_END.search(self.buf, pos)
                 if end is None:
                     if len(self.buf) - pos > _MAX_HEAD:
-                        self.state = "resync"
+                        pos = self._long_head(pos)
                         continue
                     break
                 pos = self._start_request(pos, end.start(), end.end())
+            elif self.state == "long-head":
+                pos = self._skip_head(pos)
+                if self.state == "long-head":
+                    break
             elif self.state == "body":
                 assert self.reader is not None and self.current is not None
                 start = pos
@@ -407,13 +423,82 @@ class _ClientStream:
         self.current = request
         self.conv.requests.append(request)
         self.conv.unanswered.append(request)
+        self._open_body(head)
+        return body_start
+
+    def _open_body(self, head: _Head) -> None:
+        """The body its head frames follows (none: the request is complete)."""
         length, chunked = head.content_length(), head.chunked()
         self.reader = _BodyReader(length or 0, chunked, keep=True)
         self.state = "body"
         self.mark = self.now
         if not chunked and not length:
             self._finish_request()
-        return body_start
+
+    def _long_head(self, pos: int) -> int:
+        """A request head over the cap: its first `_MAX_HEAD` bytes are parsed and searched
+        (with a warning), the rest is skipped up to the end of the head. Always advances."""
+        window = bytes(self.buf[pos:pos + _MAX_HEAD])
+        lines_end = window.rfind(b"\n")
+        if lines_end > 0:
+            head = _parse_head(window, _REQUEST_LINE)  # the cut last line too
+            first = head.first
+            if first is None:
+                self.state = "resync"
+                return pos + 1
+            method, target, version = first.group(1), first.group(2), first.group(3).decode()
+            what = (f"request head over {_HEAD_CAP_TEXT}; its first {_HEAD_CAP_TEXT} were "
+                    f"searched, the rest of the head was skipped")
+            consumed = lines_end  # the newline stays: the skipped part starts at a line
+        else:
+            line = _LONG_REQUEST_LINE.match(window)
+            if line is None:
+                self.state = "resync"
+                return pos + 1
+            method, target, version = line.group(1), line.group(2), "1.1"
+            head = _Head(None, [], {})
+            what = (f"request line over {_HEAD_CAP_TEXT}; its first {_HEAD_CAP_TEXT} were "
+                    f"searched, the rest of the request head was skipped")
+            consumed = len(window)
+        request = HttpMessage(method.decode("latin-1"), target.decode("latin-1"), version,
+                              head.headers, self.mark[0], self.mark[1], self.now[0],
+                              bytes_up=consumed, index=head.index, cut=[what])
+        request.notes.append(what)
+        self.current = request
+        self.reader = _BodyReader(0, False, keep=True)  # until the head's end is found
+        self.conv.requests.append(request)
+        self.conv.unanswered.append(request)
+        self.framing = {}
+        self.state = "long-head"
+        return pos + consumed
+
+    def _skip_head(self, pos: int) -> int:
+        """The skipped rest of an over-long head, up to its end; its framing headers
+        (Content-Length, Transfer-Encoding) still say where the body ends."""
+        request = self.current
+        assert request is not None
+        end = _HEAD_END.search(self.buf, pos)
+        stop = end.start() if end is not None else len(self.buf)
+        for found in _FRAMING.finditer(self.buf, pos, stop):
+            if end is not None or found.end() < stop:  # a whole line, not one still arriving
+                self.framing.setdefault(found.group(1).decode().lower(),
+                                        found.group(2).decode("latin-1").strip())
+        if end is None:
+            line_start = self.buf.rfind(b"\n", pos)
+            if line_start < 0 or len(self.buf) - line_start > _MAX_SKIPPED_LINE:
+                line_start = len(self.buf) - 1  # inside a long line: keep one byte of it
+            keep = max(pos, line_start)
+            request.bytes_up += keep - pos
+            return keep
+        request.bytes_up += end.end() - pos
+        request.end_time = self.now[0]
+        request.end_packet = self.now[1]
+        for name, value in self.framing.items():
+            if name not in request.index:
+                request.index[name] = value
+                request.headers.append((name.title(), value))
+        self._open_body(_Head(None, list(self.framing.items()), self.framing))
+        return end.end()
 
     def _cut_request(self, note: str, missing: int) -> None:
         """A request whose head a gap cut: what was captured — the request line, even cut
@@ -469,8 +554,10 @@ class _ClientStream:
         assert request is not None and reader is not None
         request.body = reader.body
         if reader.overflow:
-            request.notes.append(f"body over {MAX_BODY >> 20} MiB; only the first "
-                                 f"{MAX_BODY >> 20} MiB kept")
+            cap = size_text(MAX_BODY)
+            what = f"body over {cap}; only the first {cap} were kept and searched"
+            request.notes.append(what)
+            request.cut.append(what)
         if reader.broken:
             request.notes.append("chunked body framing is damaged; body kept up to there")
         request.complete = True
@@ -543,7 +630,7 @@ class _ServerStream:
                 end = _HEAD_END.search(self.buf, pos)
                 if end is None:
                     if len(self.buf) - pos > _MAX_HEAD:
-                        self.state = "resync"
+                        pos = self._long_head(pos)
                         continue
                     break
                 pos = self._start_response(pos, end.start(), end.end())
@@ -611,6 +698,18 @@ class _ServerStream:
         if target is not None:
             target.bytes_down += size
             target.end_time = max(target.end_time, self.now)
+
+    def _long_head(self, pos: int) -> int:
+        """A response head over the cap answers its request; the parser then looks for
+        the next status line past its start (responses are only counted)."""
+        status = _STATUS_LINE.match(self.buf, pos)
+        if status is not None and self.conv.unanswered:
+            self.request = self.conv.unanswered.popleft()
+            self.request.status = int(status.group(1))
+            self._finish_response()
+        self._count(1)
+        self.state = "resync"
+        return pos + 1
 
     def _start_response(self, pos: int, head_end: int, body_start: int) -> int:
         head = _parse_head(bytes(self.buf[pos:head_end]), _STATUS_LINE)

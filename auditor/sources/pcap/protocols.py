@@ -122,6 +122,8 @@ class HttpHandler:
         host, url = self._target(request)
         body = bytes(request.body)
         notes = list(request.notes)
+        for what in request.cut:  # a cap cut this request: the report must say so
+            self.ctx.info.warn(f"{self.ctx.path}#pkt {request.packet}: {what}")
         coding = request.header("content-encoding")
         if coding and body:
             body, problem = decode_body(body, coding)

@@ -28,7 +28,12 @@ from auditor.model import Exchange, Finding, InputError, InputInfo, Observation
 from auditor.sources import ProgressCallback
 
 if TYPE_CHECKING:
+    from auditor.detect.patterns import Fact, RegionState
     from auditor.jobs import Workers
+
+#: One exchange's analysis: observations, notes, the region facts it taught, and the region
+#: state it began with when it consulted it (`analyse_learning`).
+Analysis = tuple[list[Observation], list[str], tuple["Fact", ...], "RegionState | None"]
 
 #: How many characters of an exchange's headers a report keeps as evidence.
 _HEADER_EVIDENCE_LIMIT = 4096
@@ -217,6 +222,19 @@ def analyse(detector: Detector, exchange: Exchange,
         notes.append(f"analysis failed ({type(error).__name__}: {error}); this upload "
                      f"was not searched — please report it with the capture")
     return observations, notes
+
+
+def analyse_learning(detector: Detector, exchange: Exchange, kept: Exchange,
+                     state: RegionState | None = None) -> Analysis:
+    """`analyse`, with what pattern mode learned from the exchange about the capture's
+    region (`PatternFinder.learning`): its observations, notes, facts (in order), and the
+    region state it began with if a decision consulted it (else None). `state`: the state
+    to analyse with, default the detector's own (which the facts then update)."""
+    if detector.patterns is None:
+        return (*analyse(detector, exchange, kept), (), None)
+    with detector.patterns.learning(state) as lesson:
+        observations, notes = analyse(detector, exchange, kept)
+    return observations, notes, tuple(lesson.facts), lesson.start
 
 
 def _trim_headers(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:

@@ -7,6 +7,15 @@ search them (`engine.analyse`), and their observations come back and are recorde
 capture order (`Audit.record`). Judging happens once everything is merged (`Audit.finish`),
 so the report is the one `--jobs 1` writes, whatever order the workers finish in.
 
+Pattern mode learns the capture's likely region from exchanges (an MCC, a carrier host, the
+country of an international number) and reads later national numbers in it. What an
+exchange teaches does not depend on what came before, but a decision that consults it does:
+each analysis returns its facts and, if it consulted the state, the state it began with.
+The main process keeps the state in capture order (the detector's own); when `_merge` meets
+an exchange that consulted a different state, it analyses it again with the ordered one.
+Those are few (national-form numbers under id keys, without the profile's region), and the
+main process's own out-of-order batches use a scratch state, never the ordered one.
+
 Batches are pickled once, as tuples, to amortise the cost of crossing a process boundary;
 at most a few batches per worker are in flight, so memory stays bounded by the batch size,
 not the capture size. A capture smaller than `PARALLEL_MIN_BYTES` is analysed in-process:
@@ -25,13 +34,13 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
-from auditor.model import Exchange, InputInfo, Observation
+from auditor.model import Exchange, InputInfo
 
 if TYPE_CHECKING:  # multiprocessing and concurrent.futures are imported when first used
     from concurrent.futures import Future, ProcessPoolExecutor
 
     from auditor.detect import Detector
-    from auditor.engine import Audit
+    from auditor.engine import Analysis, Audit
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -138,6 +147,8 @@ class Workers:
         self.pending: deque[tuple] = deque()  # (future or None, results or None, batch,
         #                                         anchors, input) in capture order
         self.inserted: dict[int, int] = {}  # analysis notes inserted so far, per input
+        self.consulted = 0  # exchanges whose analysis consulted the learned region state
+        self.reanalysed = 0  # of those, the ones analysed again in capture order
 
     def add(self, exchange: Exchange, info: InputInfo | None) -> None:
         """Admit one exchange (in capture order) and queue it for analysis."""
@@ -205,8 +216,21 @@ class Workers:
                 self._lose_pool()
                 results = _analyse_here(self.audit.detector, batch)
         inserted = self.inserted.get(id(info), 0)
-        for index, (observations, notes) in sorted(results.items()):
-            kept = batch[index][1]
+        patterns = self.audit.detector.patterns
+        for index, (observations, notes, facts, start) in sorted(results.items()):
+            exchange, kept = batch[index]
+            if start is not None:  # it consulted what earlier exchanges taught
+                self.consulted += 1
+            if start is not None and start != patterns.state:
+                # with the state of capture order, which its facts then update
+                from auditor.engine import analyse_learning
+
+                observations, notes, _, _ = analyse_learning(self.audit.detector, exchange,
+                                                             kept)
+                self.reanalysed += 1
+            else:
+                for fact in facts:
+                    patterns.learn(fact)
             self.audit.record(kept, observations, notes, info,
                               None if info is None else anchors[index] + inserted)
             inserted += len(notes)
@@ -241,13 +265,17 @@ def _done(future: Future | None) -> bool:
 
 
 def _analyse_here(detector: Detector,
-                  batch: list[tuple[Exchange, Exchange]]) -> dict[int, tuple[list, list]]:
-    from auditor.engine import analyse
+                  batch: list[tuple[Exchange, Exchange]]) -> dict[int, Analysis]:
+    """In the main process, out of capture order: with a scratch region state, so that the
+    detector's own state stays the one of capture order (`_merge` updates it)."""
+    from auditor.detect.patterns import RegionState
+    from auditor.engine import analyse_learning
 
+    scratch = RegionState()
     out = {}
     for index, (exchange, kept) in enumerate(batch):
-        found = analyse(detector, exchange, kept)
-        if found[0] or found[1]:
+        found = analyse_learning(detector, exchange, kept, scratch)
+        if any(found):
             out[index] = found
     return out
 
@@ -263,15 +291,15 @@ def _start_worker(detector: Detector | None, recipe: tuple | None) -> None:
     _detector = detector
 
 
-def _analyse_batch(payload: bytes) -> dict[int, tuple[list[Observation], list[str]]]:
-    """In a worker: the observations and notes of a batch's exchanges, by position (only
-    those with any)."""
-    from auditor.engine import analyse, keep
+def _analyse_batch(payload: bytes) -> dict[int, Analysis]:
+    """In a worker: the analyses (`engine.analyse_learning`) of a batch's exchanges, by
+    position (only those with observations, notes, facts or a consulted state)."""
+    from auditor.engine import analyse_learning, keep
 
     out = {}
     for index, (exchange_id, values) in enumerate(pickle.loads(payload)):
         exchange = Exchange(*values)
-        found = analyse(_detector, exchange, keep(exchange, exchange_id))
-        if found[0] or found[1]:
+        found = analyse_learning(_detector, exchange, keep(exchange, exchange_id))
+        if any(found):
             out[index] = found
     return out

@@ -24,15 +24,20 @@ Confidence (in (0, 1)) says how much the shape alone proves:
 
 National numbers are read in the capture's likely region (`likely_region`): the profile's,
 else the country of the last MCC seen (a 3GPP host name, an MCC key, an IMSI), else of the
-last carrier host the phone talked to, else of the last international number sent. An e-mail address at the receiver's own registrable
+last carrier host the phone talked to, else of the last international number sent. What an
+exchange teaches (a `Fact`) does not depend on what was learned before it; only the decisions
+that consult it do, and `PatternFinder.learning` records both, so that `--jobs` can analyse
+exchanges out of order and re-analyse, in capture order, the few that consulted it
+(auditor.jobs). An e-mail address at the receiver's own registrable
 domain is the vendor's, not the user's (`_same_site`), unless at a mailbox provider.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from itertools import compress
 from operator import attrgetter
 
@@ -145,6 +150,43 @@ class PatternMatch:
     detail: str
 
 
+#: What an exchange teaches about the capture's region, whatever was learned before it:
+#: ("mcc", region, why), ("carrier", region, why) or ("number", region, "") — the country of
+#: an international number sent.
+Fact = tuple[str, str, str]
+
+
+@dataclass(slots=True)
+class RegionState:
+    """What a capture has taught so far about the region of its national numbers."""
+
+    mcc: tuple[str, str] | None = None  # (region, what said so) from the last MCC
+    carrier: tuple[str, str] | None = None  # (region, host) of the last carrier host
+    regions: list[str] = field(default_factory=list)  # of international numbers, latest first
+
+    def apply(self, fact: Fact) -> None:
+        kind, region, why = fact
+        if kind == "mcc":
+            self.mcc = (region, why)
+        elif kind == "carrier":
+            self.carrier = (region, why)
+        elif region not in self.regions[:1]:
+            self.regions = [region] + [r for r in self.regions if r != region][:2]
+
+    def copy(self) -> RegionState:
+        return RegionState(self.mcc, self.carrier, list(self.regions))
+
+
+@dataclass(slots=True)
+class Lesson:
+    """What one exchange's analysis learned (its facts, in order) and whether a decision
+    consulted what was learned before; `start` is the state it began with when it did."""
+
+    facts: list[Fact] = field(default_factory=list)
+    consulted: bool = False
+    start: RegionState | None = None
+
+
 def is_text(value: bytes) -> bool:
     """Whether a field is text worth searching for shapes (no control bytes up front)."""
     return not _BINARY.search(value, 0, 512)
@@ -156,9 +198,9 @@ class PatternFinder:
     def __init__(self, hints: KeyHints, region: str = "") -> None:
         self.hints = hints
         self.region = region or None
-        self._regions: list[str] = []  # of international numbers seen, latest first
-        self._mcc: tuple[str, str] | None = None  # (region, what said so) from the last MCC
-        self._carrier: tuple[str, str] | None = None  # (region, host) of a carrier's host
+        self.state = RegionState()  # what the capture taught so far (see `learning`)
+        self._lesson: Lesson | None = None
+        self._start: RegionState | None = None
         self.receiver = ""  # the host of the exchange being searched (set by the detector)
         self._key_hinted: dict[str, bool] = {}
         # hint words of 3+ letters, found in text with one automaton pass (shorter words
@@ -383,11 +425,12 @@ class PatternFinder:
                 if explicit and self.region is None:
                     self._learn_region(e164)
                 return e164
-        if self._mcc is not None:
-            e164 = _mobile_e164(text, self._mcc[0])
+        state = self._learned()
+        if state.mcc is not None:
+            e164 = _mobile_e164(text, state.mcc[0])
             if e164:
-                return f"{e164} (read in {self._mcc[0]}, the country of {self._mcc[1]})"
-        for region in self._regions:
+                return f"{e164} (read in {state.mcc[0]}, the country of {state.mcc[1]})"
+        for region in state.regions:
             e164 = _mobile_e164(text, region)
             if e164:
                 return f"{e164} (read in {region}, the country of earlier numbers)"
@@ -395,11 +438,39 @@ class PatternFinder:
 
     # -- the capture's likely region, and what it teaches ---------------------------------
 
+    @contextmanager
+    def learning(self, state: RegionState | None = None) -> Iterator[Lesson]:
+        """Analyse one exchange with `state` (default: the finder's own, which the facts
+        then update), recording in the `Lesson` yielded the facts it teaches and whether a
+        decision consulted what was learned before."""
+        saved = self.state, self._lesson, self._start
+        if state is not None:
+            self.state = state
+        self._lesson = lesson = Lesson()
+        self._start = self.state.copy()
+        try:
+            yield lesson
+        finally:
+            self.state, self._lesson, self._start = saved
+
+    def learn(self, fact: Fact) -> None:
+        """Apply a fact to the finder's state (and record it when `learning`)."""
+        self.state.apply(fact)
+        if self._lesson is not None:
+            self._lesson.facts.append(fact)
+
+    def _learned(self) -> RegionState:
+        """The state, for a decision that depends on it (recorded when `learning`)."""
+        lesson = self._lesson
+        if lesson is not None and not lesson.consulted:
+            lesson.consulted, lesson.start = True, self._start
+        return self.state
+
     def learn_mcc(self, mcc: str, why: str) -> None:
         """An MCC seen in the capture: national numbers are read in its country after it."""
         region = MCC_REGIONS.get(mcc)
         if region:
-            self._mcc = (region, f"MCC {mcc} {why}")
+            self.learn(("mcc", region, f"MCC {mcc} {why}"))
 
     def note_host(self, host: str) -> None:
         """The host of the next exchange: the receiver of what it carries, and — for a
@@ -413,7 +484,7 @@ class PatternFinder:
         elif host:
             region = CARRIER_DOMAINS.get(_registrable(host.lower().rstrip(".")))
             if region:
-                self._carrier = (region, f"the carrier host {host}")
+                self.learn(("carrier", region, f"the carrier host {host}"))
 
     def likely_region(self) -> tuple[str, str] | None:
         """(region, why) national-form numbers are read in: the profile's, else the
@@ -421,12 +492,13 @@ class PatternFinder:
         else of the last international number sent."""
         if self.region:
             return self.region, "the device profile's region"
-        if self._mcc is not None:
-            return self._mcc
-        if self._carrier is not None:
-            return self._carrier
-        if self._regions:
-            return self._regions[0], "the country of international numbers this capture sent"
+        state = self._learned()
+        if state.mcc is not None:
+            return state.mcc
+        if state.carrier is not None:
+            return state.carrier
+        if state.regions:
+            return state.regions[0], "the country of international numbers this capture sent"
         return None
 
     def _mcc_field(self, key: str, value: bytes) -> None:
@@ -506,8 +578,8 @@ class PatternFinder:
 
     def _learn_region(self, e164: str) -> None:
         region = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
-        if region and region not in self._regions[:1]:
-            self._regions = [region] + [r for r in self._regions if r != region][:2]
+        if region:
+            self.learn(("number", region, ""))
 
     def _phones(self, value: bytes, key_kinds: frozenset[str],
                 out: list[PatternMatch]) -> None:

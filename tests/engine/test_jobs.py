@@ -15,7 +15,7 @@ from auditor_paths import ROOT
 from auditor import engine, jobs, report
 from auditor.check import load_case
 from auditor.cli import main
-from auditor.engine import analyze_files, build_audit
+from auditor.engine import AuditResult, analyze_files, build_audit
 from auditor.model import Exchange, InputInfo
 
 #: Report keys that say when or how long, not what: they may differ between two runs.
@@ -113,6 +113,25 @@ def _upload(n: int, path: str = "/v1/event") -> Exchange:
                     body=b"imei=867203024182737&n=" + str(n).encode(), source=f"t.pcap#pkt {n}")
 
 
+def _run(stream: list[Exchange], parallel: bool,
+         **options) -> tuple[AuditResult, jobs.Workers | None]:
+    """An audit (`build_audit(**options)`) of exchanges fed in order, in-process or through
+    one worker process (which must have analysed some batches)."""
+    audit = build_audit(**options)
+    info = audit.add_input(InputInfo(path="t.pcap", kind="pcap"))
+    workers = jobs.Workers(audit, 2) if parallel else None
+    try:
+        for exchange in stream:
+            audit.add(exchange) if workers is None else workers.add(exchange, info)
+        if workers is not None:
+            workers.finish()
+            assert workers.sent > 0
+    finally:
+        if workers is not None:
+            workers.close()
+    return audit.finish(), workers
+
+
 def test_a_consent_request_applies_from_its_place_in_the_capture(tmp_path, tiny_batches):
     """Uploads before the consent request are judged before opt-in and those after it after,
     though the consent request is analysed in another batch, maybe in another process."""
@@ -120,23 +139,9 @@ def test_a_consent_request_applies_from_its_place_in_the_capture(tmp_path, tiny_
     policy.write_text(POLICY)
     stream = [_upload(n) for n in range(1, 8)] + [_upload(8, "/v1/consent/cloud-messaging")] \
         + [_upload(n) for n in range(9, 14)]
-    results = []
-    for parallel in (False, True):
-        audit = build_audit(device=str(ROOT / "captures/redmi-1s-2014/device.yaml"),
-                            policies=[str(policy)])
-        info = audit.add_input(InputInfo(path="t.pcap", kind="pcap"))
-        workers = jobs.Workers(audit, 2) if parallel else None
-        try:
-            for exchange in stream:
-                audit.add(exchange) if workers is None else workers.add(exchange, info)
-            if workers is not None:
-                workers.finish()
-                assert workers.sent > 0
-        finally:
-            if workers is not None:
-                workers.close()
-        results.append(_report(audit.finish()))
-    alone, shared = results
+    options = {"device": str(ROOT / "captures/redmi-1s-2014/device.yaml"),
+               "policies": [str(policy)]}
+    alone, shared = (_report(_run(stream, parallel, **options)[0]) for parallel in (False, True))
     phases = {f["rule"]: f["exchanges"] for f in alone["findings"]}
     assert phases == {"imei-before-opt-in": list(range(1, 8)),
                       "imei-after-opt-in": list(range(8, 14))}
@@ -270,3 +275,90 @@ def test_where_fork_is_missing_workers_are_spawned_and_build_their_detector(monk
     shared, workers = _analyze(case, 2)
     assert workers.sent > 0 and not workers.broken
     assert shared == alone
+
+
+def _exchange(n: int, host: str, body: bytes) -> Exchange:
+    return Exchange(id=0, time=1_400_000_000.0 + n, client="10.0.0.2:5000",
+                    server="10.0.0.1:80", host=host, transport="http", method="POST",
+                    url=f"http://{host}/v1/sync", body=body, source=f"t.pcap#pkt {n}")
+
+
+def test_a_national_number_is_read_in_the_country_an_earlier_batch_taught(
+        monkeypatch, tiny_batches):
+    """The phone's IMS host name (MCC 262, Germany) comes first, in a batch the only worker
+    is slow with; the main process meanwhile analyses the next batch, where a German mobile
+    number in national form is the user id, without knowing the MCC yet. In capture order
+    that exchange is analysed again with what the earlier ones taught: the number is read in
+    Germany, as `--jobs 1` reads it."""
+    import os
+    import time
+
+    parent = os.getpid()
+    real = engine.analyse
+
+    def slow_in_worker(detector, exchange, kept):
+        if os.getpid() != parent and "3gppnetwork" in exchange.host:
+            time.sleep(0.5)  # the main process takes the next batch meanwhile
+        return real(detector, exchange, kept)
+
+    monkeypatch.setattr(engine, "analyse", slow_in_worker)
+    stream = [_exchange(1, "epdg.epc.mnc001.mcc262.pub.3gppnetwork.org", b"ping=1"),
+              _exchange(2, "api.example.com", b"n=2"),
+              _exchange(3, "api.example.com", b"n=3"),
+              _exchange(4, "api.example.com", b"userid=015112345678"),
+              _exchange(5, "api.example.com", b"n=5")]
+    alone, _ = _run(stream, False)  # pattern mode, no profile: no region but the capture's
+    shared, workers = _run(stream, True)
+    found = [(o.exchange, o.data_type, o.value, o.detail) for o in alone.observations]
+    assert found == [(4, "phone_number", "015112345678",
+                      ("mobile number of DE (+4915112345678) in national form with trunk "
+                       "prefix 0, under an account-id key; region from MCC 262 in "
+                       "epdg.epc.mnc001.mcc262.pub.3gppnetwork.org"))]
+    assert [(o.exchange, o.data_type, o.value, o.detail) for o in shared.observations] == found
+    assert _report(shared) == _report(alone)
+    assert workers.consulted == workers.reanalysed == 1  # only the user id consulted it
+
+
+@pytest.mark.parametrize("name,most", [("captures/redmi-1s-2014", 0),
+                                       ("accuracy/url-encoded/pattern", 0),
+                                       ("accuracy/national-sdk-ids/pattern", 2),
+                                       ("accuracy/mcc-user-id/pattern", 2)])
+def test_only_the_exchanges_that_consult_the_learned_region_are_analysed_again(
+        name, most, tiny_batches):
+    """Analysed again in capture order: at most the exchanges whose analysis read what the
+    capture taught (national-form numbers under id keys) — none when none did."""
+    _, workers = _analyze(dict(CASES)[name], 3)
+    assert workers.sent > 0
+    assert workers.reanalysed <= workers.consulted <= most
+    if most:
+        assert workers.consulted > 0
+
+
+def test_an_analysis_with_a_scratch_state_teaches_the_same_facts_and_leaves_the_order_alone():
+    """What `--jobs` relies on: an exchange's facts do not depend on the state it is
+    analysed with, the state it began with is returned only when a decision read it, and
+    analysing with another state (the main process's out-of-order batches) leaves the
+    detector's own (capture order) untouched."""
+    from auditor.detect.patterns import RegionState
+
+    audit = build_audit()
+    detector = audit.detector
+    ims = _exchange(1, "ims.mnc001.mcc460.3gppnetwork.org", b"msisdn=%2B4915112345678")
+    user = _exchange(2, "api.example.com", b"userid=015112345678")
+    kept = [engine.keep(e, n) for n, e in enumerate((ims, user), 1)]
+    scratch = RegionState(mcc=("FR", "MCC 208 of an IMSI"))
+    _, _, facts, start = engine.analyse_learning(detector, ims, kept[0], scratch)
+    assert facts == (("mcc", "CN", "MCC 460 in ims.mnc001.mcc460.3gppnetwork.org"),
+                     ("number", "DE", ""))
+    assert start is None  # an international number is read without the state
+    assert scratch.mcc == ("CN", "MCC 460 in ims.mnc001.mcc460.3gppnetwork.org")
+    assert detector.patterns.state == RegionState()
+    _, _, again, _ = engine.analyse_learning(detector, ims, kept[0])
+    assert again == facts and detector.patterns.state == scratch
+    found, _, facts, start = engine.analyse_learning(detector, user, kept[1], RegionState())
+    assert (found, facts, start) == ([], (), RegionState())  # no region known: not read
+    german = RegionState(mcc=("DE", "MCC 262 of an IMSI"))
+    found, _, _, start = engine.analyse_learning(detector, user, kept[1], german)
+    assert start == german and "mobile number of DE (+4915112345678)" in found[0].detail
+    found, _, _, start = engine.analyse_learning(detector, user, kept[1])
+    assert (found, start) == ([], scratch)  # read in CN (MCC 460): no mobile number there

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from auditor.detect import profile as p  # noqa: E402
+from auditor.detect import profile as p
 
 
 def _digits(n: int, rng: random.Random) -> str:
@@ -46,7 +46,7 @@ def _profile(case: str) -> str:
         lines += [f"  - {{name: 'Contact {'n' * 40}{n}', phone: '+86 156 {_digits(4, rng)} "
                   f"{_digits(4, rng)}'}}" for n in range(p.MAX_CONTACTS)]
     if case in ("sms", "all"):
-        words = "meet me at the station tomorrow bring the documents and keys".split()
+        words = ["meet", "me", "at", "the", "station", "tomorrow", "bring", "the", "documents", "and", "keys"]
         lines.append("sms:")
         for _ in range(p.MAX_SMS):
             text = ""

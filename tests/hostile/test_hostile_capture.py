@@ -124,3 +124,26 @@ def test_decoding_a_bomb_stays_within_a_gib_of_address_space(coding: str, tmp_pa
                          text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-500:]
     assert "would decode beyond the cap" in run.stdout
+
+
+@pytest.mark.parametrize("size", [b"-5", b"+5", b"5_0", b" 0x5"])
+def test_a_chunk_size_int_would_take_but_http_does_not(size: bytes) -> None:
+    """Found by the http1 fuzz target: a chunk size of `-5` (which int(..., 16) reads)
+    moved the reader backwards forever. Now it is damaged framing, and the reader goes on
+    to the next request."""
+    requests = []
+    conv = http1.HttpConversation(requests.append, lambda upgrade, message: None)
+    def hung(*_):
+        raise TimeoutError("the HTTP/1 reader did not finish in 20 s")
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        conv.up.data(b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + size
+                     + b"\r\nimei=\r\n0\r\n\r\nGET /next?imei=" + IMEI.encode()
+                     + b" HTTP/1.1\r\nHost: a\r\n\r\n", 1.0, 1)
+        conv.close()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert [r.target for r in requests] == ["/a", f"/next?imei={IMEI}"]
+    assert "chunked body framing is damaged; body kept up to there" in requests[0].notes

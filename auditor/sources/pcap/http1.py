@@ -36,6 +36,7 @@ _MAX_FRAGMENTS = 64 << 10
 _NOTED_GAPS = 3  # gaps inside a cut request noted one by one; more are only counted
 _STATUS_LINE = re.compile(rb"HTTP/\d\.\d (\d{3})")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _HEADER = re.compile(r"^([^:\n]*):(.*)$", re.MULTILINE)  # a header line: name, value
 _MAX_HEAD = 256 << 10  # bytes of a head that are parsed and searched; the rest is skipped
 _HEAD_CAP_TEXT = f"{_MAX_HEAD >> 10} KiB"
@@ -194,11 +195,11 @@ class _BodyReader:
                     self.broken = True
                     return pos, True
             elif self.chunk_state == "size":
-                try:
-                    size = int(line.split(b";")[0].strip(), 16)
-                except ValueError:
+                size_text = line.split(b";")[0].strip()
+                if not _CHUNK_SIZE.fullmatch(size_text):  # int() also takes -5, +5, 5_0
                     self.broken = True
                     return pos, True
+                size = int(size_text, 16)
                 if size == 0:
                     self.chunk_state = "trailer"
                 else:

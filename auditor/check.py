@@ -228,12 +228,21 @@ def _expectations(path: Path, node: yaml.Node) -> list[Expectation]:
         data = values.get("data") or []
         if isinstance(data, str):
             data = [data]
+        if not isinstance(data, list) or not all(isinstance(d, str) for d in data):
+            raise InputError(f"{path}:{line}: data takes a data type or a list of them, "
+                             f"like [imei, phone_number]")
+        for key in ("rule", "host"):  # one word each; a mapping or list is a typo
+            if isinstance(values.get(key), dict | list):
+                raise InputError(f"{path}:{line}: {key} takes one value, not "
+                                 f"{quote(values[key])}")
+            if values.get(key) is not None:
+                values[key] = str(values[key])
         unknown = [d for d in data if d not in DATA_TYPES and d not in DATA_GROUPS]
         if unknown:
             raise InputError(f"{path}:{line}: unknown data type '{unknown[0]}' "
                              f"(known: {', '.join(DATA_TYPES)} and groups)")
         consent = values.get("consent")
-        if consent is not None and consent not in _CONSENTS:
+        if consent is not None and (not isinstance(consent, str) or consent not in _CONSENTS):
             raise InputError(f"{path}:{line}: consent is before-opt-in or after-opt-in, "
                              f"not {quote(consent)}")
         count = values.get("count")

@@ -132,6 +132,9 @@ def load_key_hints(path: str | None = None) -> KeyHints:
     if not isinstance(data, dict) or set(data) - sections:
         raise InputError(f"{path}: expected the sections {', '.join(sorted(sections))}")
     hints = data.get("hints") or {}
+    for name in ("hints", "structure"):
+        if not isinstance(data.get(name) or {}, dict):
+            raise InputError(f"{path}: {name} takes a mapping of kinds to their key lists")
     unknown = set(hints) - set(HINTED_KINDS)
     if unknown:
         raise InputError(f"{path}: unknown hint kind {min(unknown)!r}; "

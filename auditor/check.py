@@ -35,7 +35,7 @@ from auditor.engine import AuditResult, analyze_files, build_audit
 from auditor.model import DATA_GROUPS, DATA_TYPES, Finding, InputError, expand_data
 from auditor.sources import sniff_kind
 from auditor.suppress import GateResult, Suppression, apply_gates
-from auditor.yamlcheck import quote, read_yaml_text
+from auditor.yamlcheck import compose_yaml, quote
 
 EXPECT_FILE = "expect.yaml"
 _CAPTURE_SUFFIXES = {".pcap", ".pcapng", ".cap", ".mitm", ".flows", ".flow", ".har"}
@@ -150,20 +150,9 @@ def discover_cases(root: str | Path) -> list[Path]:
 
 def load_case(expect_file: str | Path) -> Case:
     path = Path(expect_file)
-    try:
-        # one parse gives both the nodes (for line numbers) and the values
-        loader = yaml.SafeLoader(read_yaml_text(path, "expect.yaml"))
-        try:
-            root = loader.get_single_node()
-            data = (loader.construct_document(root) if root is not None else None) or {}
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise InputError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: "
-                         f"{getattr(e, 'problem', e)}") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read: {e.strerror}") from None
+    # one parse gives both the nodes (for line numbers) and the values
+    root, data = compose_yaml(path, "expect.yaml")
+    data = data or {}
     top = _mapping(path, root) if root is not None else {}
     for key, (knode, _) in top.items():
         if key not in _TOP_KEYS:

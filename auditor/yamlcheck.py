@@ -35,6 +35,25 @@ def read_yaml_text(path: str | Path, what: str = "YAML file") -> str:
     return text
 
 
+def compose_yaml(path: str | Path, what: str = "YAML file") -> tuple[yaml.Node | None, object]:
+    """One checked parse of a YAML file: its root node (for line numbers; None for an empty
+    file) and its values. Every problem is an InputError naming the file and line."""
+    try:
+        loader = yaml.SafeLoader(read_yaml_text(path, what))
+        try:
+            root = loader.get_single_node()
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise InputError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: "
+                         f"{getattr(e, 'problem', e)}") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}") from None
+    return root, data
+
+
 def check_yaml_text(path: str, text: str) -> None:
     """Raise InputError for forbidden characters or nesting over `MAX_YAML_DEPTH`."""
     bad = _NON_PRINTABLE.search(text)

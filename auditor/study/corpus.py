@@ -35,6 +35,7 @@ import yaml
 
 from auditor.check import _CAPTURE_SUFFIXES, EXPECT_FILE, _find_keylogs, load_case
 from auditor.model import InputError
+from auditor.yamlcheck import compose_yaml
 
 STUDY_FILE = "study.yaml"
 #: Labels every table has a column for, empty when a capture has none.
@@ -261,19 +262,7 @@ def _manifest_job(entry: dict, manifest: Path, line: int, policies: list[str] | 
 
 
 def _read_yaml(path: Path) -> tuple[yaml.Node, object]:
-    try:
-        loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
-        try:
-            root = loader.get_single_node()
-            data = loader.construct_document(root) if root is not None else None
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise InputError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: "
-                         f"{getattr(e, 'problem', e)}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read: {e}") from None
+    root, data = compose_yaml(path, "study file")
     if root is not None and not isinstance(root, yaml.MappingNode):
         raise InputError(f"{path}:{root.start_mark.line + 1}: expected a mapping")
     return root, data

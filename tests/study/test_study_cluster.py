@@ -187,6 +187,10 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys, monkeypatch):
     manifest.write_text(f"capture,app\n{ROOT}/captures/redmi-1s-2014/capture.pcap\n")
     assert _study(manifest, tmp_path / "out") == 2
     assert f"{manifest}:2: 1 cells, but the header has 2 columns" in capsys.readouterr().err
+    manifest = tmp_path / "corpus.yaml"  # YAML manifests pass the checks every YAML file does
+    manifest.write_text("captures:\n  - capture: a.pcap\n    app: \0x\n")
+    assert _study(manifest, tmp_path / "out") == 2
+    assert f"{manifest}:3: a NUL byte is not allowed in YAML" in capsys.readouterr().err
     assert _study(ROOT / "captures", tmp_path / "out", "--scheduler",
                   f"tcp://127.0.0.1:{_free_port()}") == 2
     err = capsys.readouterr().err

@@ -36,6 +36,7 @@ import yaml
 
 from auditor.judge.rules import AppConditions, DestinationConditions, Rule
 from auditor.model import DATA_GROUPS, InputError, Severity
+from auditor.yamlcheck import check_yaml_text
 
 TYPE_MAP_FILE = Path(__file__).resolve().parent.parent / "data" / "declared-types.yaml"
 STORES = ("google-play", "apple")
@@ -126,7 +127,9 @@ def load_declaration(path: str) -> Declaration:
     file = Path(path)
     try:
         raw = file.read_bytes()
-        root = yaml.compose(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        check_yaml_text(str(path), text)  # NUL bytes, nesting: as every YAML file the tool reads
+        root = yaml.compose(text)
     except OSError as e:
         raise InputError(f"{path}: cannot read the declaration: {e.strerror}") from None
     except UnicodeDecodeError as e:

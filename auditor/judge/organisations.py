@@ -15,6 +15,7 @@ import yaml
 
 from auditor import BUNDLED_RULES
 from auditor.model import InputError
+from auditor.yamlcheck import read_yaml_text
 
 BUNDLED_ORGANISATIONS = BUNDLED_RULES / "organisations.yaml"
 
@@ -58,7 +59,8 @@ def load_organisations(path: str | Path | None = None) -> OrganisationMap:
     """Read a map file (default: the bundled one). Raises InputError with file:line."""
     path = Path(path) if path else BUNDLED_ORGANISATIONS
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
+        # UTF-8, NUL bytes, nesting: checked as every YAML file the tool reads
+        root = yaml.compose(read_yaml_text(path, "organisation map"))
     except OSError as e:
         raise InputError(f"{path}: cannot read the organisation map: {e.strerror}") from None
     except yaml.YAMLError as e:

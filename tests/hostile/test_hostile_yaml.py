@@ -87,3 +87,23 @@ def test_counts_over_the_limit(tmp_path, capsys, key, count, body) -> None:
     device.write_text(f"{key}:\n" + "\n".join(body(n) for n in range(count)) + "\n")
     err = _error(capsys, "--device", str(device))
     assert err.startswith(f"{device}:2: '{key}' has {count:,} entries; the limit is ")
+
+
+def test_a_declaration_nested_500_deep(tmp_path, capsys) -> None:
+    declared = tmp_path / "declared.yaml"
+    declared.write_text(f"store: google-play\ncollected: {_nested(500)}\n")
+    assert _error(capsys, "--declared", str(declared)).startswith(
+        f"{declared}:2: nested more than 32 levels deep")
+
+
+def test_an_organisation_map_with_a_nul_byte(tmp_path, capsys) -> None:
+    from auditor.judge.organisations import load_organisations
+    from auditor.model import InputError
+
+    organisations = tmp_path / "organisations.yaml"
+    organisations.write_bytes(b"organisations:\n  - name: X\x00\n")
+    with pytest.raises(InputError, match=f"^{organisations}:2: a NUL byte is not allowed"):
+        load_organisations(organisations)
+    organisations.write_bytes(b"organisations:\n  - name: caf\xe9\n")
+    with pytest.raises(InputError, match=f"^{organisations}:2: not UTF-8 text"):
+        load_organisations(organisations)

@@ -32,7 +32,7 @@ from auditor.judge.rules import (
 )
 from auditor.judge.trackers import CATEGORIES
 from auditor.model import DATA_GROUPS, DATA_TYPES, InputError, Severity, expand_data
-from auditor.yamlcheck import check_yaml_text, quote
+from auditor.yamlcheck import check_yaml_text, quote, read_yaml_text
 
 #: Files in a rules folder that are data, not policies (they declare another `kind:`).
 DATA_FILE_NAMES = frozenset({"key-hints.yaml", "organisations.yaml"})
@@ -329,8 +329,8 @@ def _sha256(path: Path) -> str:
 def _declares_other_kind(path: Path) -> bool:
     """Whether a file's top level says `kind: <something other than policy>`."""
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, OSError, UnicodeDecodeError):
+        root = yaml.compose(read_yaml_text(path))  # checked: no recursion on deep nesting
+    except (yaml.YAMLError, OSError, InputError):
         return False  # reading it as a policy reports the problem properly
     if not isinstance(root, yaml.MappingNode):
         return False

@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from auditor.model import InputError
+from auditor.yamlcheck import read_yaml_text
 
 POLICY, ORGANISATIONS, KEY_HINTS = "policy", "organisations", "key-hints"
 _KEY_HINT_SECTIONS = frozenset({"hints", "placeholders", "structure", "other_numbers"})
@@ -44,8 +45,8 @@ def kind_of(path: Path) -> str:
     """What a YAML file is, from its top level: `kind: organisations` or an `organisations:`
     list, the sections of a key-hints file, else a policy (whose reader reports mistakes)."""
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, OSError, UnicodeDecodeError):
+        root = yaml.compose(read_yaml_text(path))  # checked: no recursion on deep nesting
+    except (yaml.YAMLError, OSError, InputError):
         return POLICY
     if not isinstance(root, yaml.MappingNode):
         return POLICY

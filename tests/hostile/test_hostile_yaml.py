@@ -107,3 +107,13 @@ def test_an_organisation_map_with_a_nul_byte(tmp_path, capsys) -> None:
     organisations.write_bytes(b"organisations:\n  - name: caf\xe9\n")
     with pytest.raises(InputError, match=f"^{organisations}:2: not UTF-8 text"):
         load_organisations(organisations)
+
+
+def test_a_policy_folder_holding_a_file_nested_500_deep(tmp_path, capsys) -> None:
+    """Files in a folder are first sniffed for their kind: that look is checked too."""
+    (tmp_path / "deep.yaml").write_text(f"rules: {_nested(500)}\n")
+    assert _error(capsys, "--policy", str(tmp_path)).startswith(
+        f"{tmp_path / 'deep.yaml'}:1: nested more than 32 levels deep")
+    assert main(["rules", "validate", str(tmp_path / "deep.yaml")]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"{tmp_path / 'deep.yaml'}:1: nested more than 32 levels deep")

@@ -140,12 +140,21 @@ def _read_report(path: Path) -> dict[str, Any] | None:
         raise InputError(f"{path}: cannot read: {e.strerror}") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not valid JSON: {e}") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to be a report") from None
     if isinstance(data, dict) and "log" in data and "schema" not in data:
         return None  # HAR
     if not isinstance(data, dict) or data.get("schema") != "auditor-report/1":
         schema = data.get("schema") if isinstance(data, dict) else None
         raise InputError(f"{path}: JSON, but not an auditor report (schema {schema!r}); "
                          f"give a report written by `auditor analyze --format json`")
+    try:  # what `compare` reads of it, so that a damaged report is one line, not a traceback
+        _rule_keys(data)
+        _flow_keys(data)
+    except (TypeError, KeyError, AttributeError, ValueError) as e:
+        raise InputError(f"{path}: an auditor report whose findings or observations are "
+                         f"damaged ({type(e).__name__}: {str(e)[:80]}); write it again with "
+                         f"`auditor analyze --format json`") from None
     return data
 
 

@@ -85,6 +85,13 @@ def test_bad_input_is_exit_2(tmp_path, capsys):
     other.write_text('{"schema": "something-else"}')
     assert main(["diff", str(other), str(SAMPLE)]) == 2
     assert "not an auditor report" in capsys.readouterr().err
+    other.write_text('{"schema": "auditor-report/1", "findings": 5}')  # damaged, not a traceback
+    assert main(["diff", str(other), str(SAMPLE)]) == 2
+    assert f"{other}: an auditor report whose findings or observations are damaged" \
+        in capsys.readouterr().err
+    other.write_text('{"a": ' * 100_000 + "1" + "}" * 100_000)
+    assert main(["diff", str(other), str(SAMPLE)]) == 2
+    assert f"{other}: JSON nested too deeply" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("encodings", "label"), [

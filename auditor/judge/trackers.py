@@ -159,6 +159,9 @@ def parse_trackers(raw: bytes, shown: str) -> list[Tracker]:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise InputError(f"{shown}: not the Exodus tracker list: not JSON ({e})") from None
+    except RecursionError:
+        raise InputError(f"{shown}: not the Exodus tracker list: JSON nested too deeply") \
+            from None
     entries = document.get("trackers") if isinstance(document, dict) else None
     if not isinstance(entries, dict) or not entries:
         raise InputError(f"{shown}: not the Exodus tracker list: no 'trackers' object")

@@ -69,6 +69,9 @@ def test_a_refreshed_list_is_validated(tmp_path):
     bad.write_text("<html>rate limited</html>")
     with pytest.raises(InputError, match="not JSON"):
         load_trackers(bad)
+    bad.write_text('{"trackers": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(InputError, match="JSON nested too deeply"):
+        load_trackers(bad)
 
 
 def test_policies_name_trackers_and_categories_checked_at_their_line(tmp_path):

@@ -369,15 +369,12 @@ def _print_terminal(diff: Diff) -> None:
     console.print(f"[bold]auditor diff[/] {escape(diff.before)} → {escape(diff.after)}",
                   soft_wrap=True)
     console.print(headline(diff), soft_wrap=True)
-    console.print("\n[bold]Rules[/]")
-    for r in diff.rules:
-        console.print(f"  [{styles[r.status]}]{_WORDS[r.status]:5}[/]  {escape(_rule_line(r))}",
-                      soft_wrap=True)
-    if not diff.rules:
-        console.print("  none")
-    console.print("\n[bold]Data sent[/] (receiving host, data type)")
-    for f in diff.flows:
-        console.print(f"  [{styles[f.status]}]{_WORDS[f.status]:5}[/]  {escape(_flow_line(f))}",
-                      soft_wrap=True)
-    if not diff.flows:
-        console.print("  none")
+    for title, changes, line in (("[bold]Rules[/]", diff.rules, _rule_line),
+                                 ("[bold]Data sent[/] (receiving host, data type)", diff.flows,
+                                  _flow_line)):
+        console.print("\n" + title)
+        for change in changes:
+            console.print(f"  [{styles[change.status]}]{_WORDS[change.status]:5}[/]  "
+                          f"{escape(line(change))}", soft_wrap=True)
+        if not changes:
+            console.print("  none")
